@@ -1,0 +1,75 @@
+"""Shared fixtures: the CLI runner, a fixed clock, a copy of the registry, a git repository."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from isg.cli import cli
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Every test that needs "now" uses this instant (the embedded records are valid at it).
+FIXED_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+FIXED_AT = FIXED_NOW.isoformat()
+
+
+@pytest.fixture
+def fixed_now() -> datetime:
+    return FIXED_NOW
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Path:
+    """A private copy of the repository's records/ and schemas/ to modify freely."""
+    root = tmp_path / "registry"
+    root.mkdir()
+    shutil.copytree(REPO_ROOT / "records", root / "records")
+    shutil.copytree(REPO_ROOT / "schemas", root / "schemas")
+    return root
+
+
+RunCli = Callable[..., Result]
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """Run `isg ARGS...` in-process; `cwd` sets the working folder."""
+
+    def run(*args: str, cwd: Path | None = None) -> Result:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+    return run
+
+
+def git(root: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+00:00",
+        "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+00:00",
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.org",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.org",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=root, env=env, check=True, capture_output=True, text=True
+    )
+    return done.stdout
+
+
+@pytest.fixture
+def git_repo(registry: Path) -> Path:
+    """The registry copy as a git repository with one commit (pinned dates) on `main`."""
+    git(registry, "init", "-q", "-b", "main")
+    git(registry, "add", "-A")
+    git(registry, "commit", "-q", "-m", "registry")
+    return registry

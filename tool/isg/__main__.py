@@ -1,0 +1,3 @@
+from isg.cli import main
+
+main()

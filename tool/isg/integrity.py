@@ -1,0 +1,396 @@
+"""Rules across a record's fields and across records: IDs, references, times, calendars.
+
+Each rule is a function `(registry, schemas, now) -> Iterator[Finding]`, listed in
+`INTEGRITY_RULES`; governance composition lives in `governance`, status changes in
+`lifecycle`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from functools import cache
+from pathlib import PurePosixPath
+from typing import Any
+from zoneinfo import available_timezones
+
+import holidays
+
+from isg.model import KIND_BY_NAME, Finding, Record, record_finding
+from isg.records import Registry, record_path
+from isg.schemas import SchemaSet, iter_annotated
+
+PLACEHOLDER = "<REPLACE"
+# A solution is either of these; the first one reached meets the 'solution' milestone.
+SOLUTIONS = ("workaround", "permanent_solution")
+# Milestones that must follow one another (each one no earlier than those before it).
+MILESTONE_CHAIN = ("registration_confirmed", "initial_documentation", "analysis")
+
+Rule = Callable[[Registry, SchemaSet, datetime], Iterator[Finding]]
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware datetime from an ISO 8601 string with offset, else None (schema reports it)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def parse_date(value: Any) -> date | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def check_ids(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """IDs are unique within a kind and equal to the file name."""
+    seen = Counter((record.kind.name, record.id) for record in registry.records)
+    for record in registry.records:
+        stem = PurePosixPath(record.path).stem
+        if record.id and record.id != stem:
+            yield record_finding(
+                record,
+                ("id",),
+                f"id '{record.id}' does not match the file name '{stem}.yaml'",
+                rule="id",
+                hint=f"rename the file to {record_path(record.kind, record.id)} or fix the id",
+            )
+        if record.id and seen[(record.kind.name, record.id)] > 1:
+            yield record_finding(
+                record, ("id",), f"duplicate {record.kind.name} id '{record.id}'", rule="id"
+            )
+
+
+def check_references(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """Every `x-isg-ref` value names an existing record of an allowed kind.
+
+    A reference to a file that exists but could not be parsed is not reported again: the
+    parse error already is.
+    """
+    unreadable = {finding.path for finding in registry.load_findings}
+    for record in registry.records:
+        schema = schemas.for_kind(record.kind)
+        for path, value, kinds in iter_annotated(schema, record.data, "x-isg-ref"):
+            if not isinstance(value, str):
+                continue
+            allowed = [kinds] if isinstance(kinds, str) else list(kinds)
+            if any(registry.get(kind, value) for kind in allowed) or any(
+                record_path(KIND_BY_NAME[kind], value) in unreadable for kind in allowed
+            ):
+                continue
+            elsewhere = [k for k in KIND_BY_NAME if k not in allowed and registry.get(k, value)]
+            wanted = " or ".join(allowed)
+            hint = f"'{value}' is the ID of a {elsewhere[0]} record" if elsewhere else ""
+            yield record_finding(
+                record, path, f"unknown {wanted} '{value}'", rule="reference", hint=hint
+            )
+
+
+def check_placeholders(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """A template placeholder left as `isg new` wrote it is an error."""
+    for record in registry.records:
+        for path, value in _walk(record.data, ()):
+            if isinstance(value, str) and PLACEHOLDER in value:
+                yield record_finding(
+                    record,
+                    path,
+                    "template placeholder not filled in",
+                    rule="placeholder",
+                    hint="replace the <REPLACE: ...> text with the real value",
+                )
+
+
+def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, (*path, index))
+
+
+def check_not_future(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """Every timestamp records something that happened, so none may lie after `now`."""
+    for record in registry.records:
+        schema = schemas.for_kind(record.kind)
+        for path, value, fmt in iter_annotated(schema, record.data, "format"):
+            when = parse_time(value) if fmt == "date-time" else None
+            if when is not None and when > now:
+                yield record_finding(
+                    record,
+                    path,
+                    f"time {value} is in the future",
+                    rule="time",
+                    hint="timestamps record what already happened",
+                )
+
+
+def check_incident_times(
+    registry: Registry, schemas: SchemaSet, now: datetime
+) -> Iterator[Finding]:
+    """Milestones and pauses are not before reported_at and follow the document's order."""
+    for record in registry.of_kind("incident"):
+        reported = parse_time(record.data.get("reported_at"))
+        milestones = record.data.get("milestones")
+        if reported is None or not isinstance(milestones, dict):
+            continue
+        times = {key: t for key, value in milestones.items() if (t := parse_time(value))}
+        for key, when in times.items():
+            if when < reported:
+                yield _ms(
+                    record, key, f"{key} is before reported_at ({record.data['reported_at']})"
+                )
+        previous: str | None = None
+        for key in MILESTONE_CHAIN:
+            if key in times:
+                if previous and times[key] < times[previous]:
+                    yield _ms(record, key, f"{key} is before {previous}")
+                previous = key
+        solved = [times[k] for k in SOLUTIONS if k in times]
+        if (
+            "knowledge_documented" in times
+            and solved
+            and times["knowledge_documented"] < min(solved)
+        ):
+            yield _ms(record, "knowledge_documented", "knowledge_documented is before the solution")
+        if "closed" in times:
+            for key, when in times.items():
+                if when > times["closed"]:
+                    yield _ms(record, key, f"{key} is after closed")
+        yield from _check_pauses(record, reported)
+
+
+def _ms(record: Record, key: str, message: str) -> Finding:
+    return record_finding(record, ("milestones", key), message, rule="time")
+
+
+def _check_pauses(record: Record, reported: datetime) -> Iterator[Finding]:
+    pauses = record.data.get("pauses")
+    if not isinstance(pauses, list):
+        return
+    previous_end: datetime | None = None
+    for index, pause in enumerate(pauses):
+        if not isinstance(pause, dict):
+            continue
+        start, end = parse_time(pause.get("start")), parse_time(pause.get("end"))
+        if start and start < reported:
+            yield record_finding(
+                record, ("pauses", index, "start"), "pause starts before reported_at", rule="time"
+            )
+        if start and end and end <= start:
+            yield record_finding(
+                record, ("pauses", index, "end"), "pause ends before it starts", rule="time"
+            )
+        if start and previous_end and start < previous_end:
+            yield record_finding(
+                record,
+                ("pauses", index, "start"),
+                "pauses overlap or are out of order",
+                rule="time",
+            )
+        if end is None and index != len(pauses) - 1:
+            yield record_finding(
+                record, ("pauses", index), "only the last pause may still be open", rule="time"
+            )
+        previous_end = end
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@cache
+def _holiday_countries() -> dict[str, list[str]]:
+    return {code: list(subs) for code, subs in holidays.list_supported_countries().items()}
+
+
+def check_calendars(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """Time zones exist, holiday countries are known, working-hour ranges are ordered."""
+    for record in registry.of_kind("state"):
+        calendar = record.data.get("calendar")
+        if not isinstance(calendar, dict):
+            continue
+        zone = calendar.get("timezone")
+        if isinstance(zone, str) and zone not in _zones():
+            yield record_finding(
+                record,
+                ("calendar", "timezone"),
+                f"unknown IANA time zone '{zone}'",
+                rule="calendar",
+                hint="e.g. 'Europe/Paris', 'America/Toronto'",
+            )
+        yield from _check_holidays(record, calendar.get("holidays"))
+        ranges = calendar.get("working_hours")
+        if isinstance(ranges, list):
+            yield from _check_ranges(record, ("calendar", "working_hours"), ranges)
+        for field in ("closures", "extra_working_days"):
+            for index, entry in enumerate(calendar.get(field) or []):
+                if isinstance(entry, dict) and isinstance(entry.get("hours"), list):
+                    yield from _check_ranges(
+                        record, ("calendar", field, index, "hours"), entry["hours"]
+                    )
+
+
+def _check_holidays(record: Record, spec: Any) -> Iterator[Finding]:
+    if not isinstance(spec, dict) or not isinstance(spec.get("country"), str):
+        return
+    country = spec["country"]
+    known = _holiday_countries()
+    if country not in known:
+        yield record_finding(
+            record,
+            ("calendar", "holidays", "country"),
+            f"the holidays package has no calendar for '{country}'",
+            rule="calendar",
+        )
+        return
+    sub = spec.get("subdivision")
+    if isinstance(sub, str) and sub not in known[country]:
+        yield record_finding(
+            record,
+            ("calendar", "holidays", "subdivision"),
+            f"unknown subdivision '{sub}' of {country}",
+            rule="calendar",
+            hint="one of: " + ", ".join(known[country][:30]),
+        )
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _check_ranges(
+    record: Record, path: tuple[str | int, ...], ranges: list[Any]
+) -> Iterator[Finding]:
+    previous_close = -1
+    for index, text in enumerate(ranges):
+        if not isinstance(text, str) or "-" not in text:
+            continue
+        start_text, end_text = text.split("-", 1)
+        try:
+            start, end = _minutes(start_text), _minutes(end_text)
+        except ValueError:
+            continue  # the schema pattern reports it
+        if end <= start:
+            yield record_finding(
+                record, (*path, index), f"range {text} ends before it starts", rule="calendar"
+            )
+        elif start < previous_close:
+            yield record_finding(
+                record,
+                (*path, index),
+                f"range {text} overlaps or precedes the one before",
+                rule="calendar",
+            )
+        previous_close = max(previous_close, end)
+
+
+def check_members(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """GitHub ids and logins are unique: reviews are matched to members by them."""
+    for field in ("id", "login"):
+        owners: dict[Any, Record] = {}
+        for record in registry.of_kind("member"):
+            github = record.data.get("github")
+            value = github.get(field) if isinstance(github, dict) else None
+            if value is None:
+                continue
+            key = value.lower() if isinstance(value, str) else value
+            if key in owners:
+                yield record_finding(
+                    record,
+                    ("github", field),
+                    f"GitHub {field} {value!r} is also used by member '{owners[key].id}'",
+                    rule="member",
+                )
+            else:
+                owners[key] = record
+
+
+def check_rfcs(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """Local changes come from a State, answer the three criteria, and ship their patch."""
+    for record in registry.of_kind("rfc"):
+        data = record.data
+        local = data.get("local_change")
+        if data.get("scope") == "local" and not registry.get("state", str(data.get("requester"))):
+            yield record_finding(
+                record, ("requester",), "a local change is requested by a State", rule="rfc"
+            )
+        if not isinstance(local, dict):
+            continue
+        if data.get("scope") != "local":
+            yield record_finding(
+                record,
+                ("local_change",),
+                "local_change is only for RfCs with scope: local",
+                rule="rfc",
+            )
+        criteria = ("no_global_impact", "no_impact_on_other_states", "no_maintenance_impact")
+        unmet = [c for c in criteria if local.get(c) is False]
+        if data.get("type") == "service-request" and unmet:
+            yield record_finding(
+                record,
+                ("type",),
+                "a local change that fails " + ", ".join(unmet) + " is not a service request",
+                rule="rfc",
+                hint="it must be handled as a normal change by the CAB",
+            )
+        patch = local.get("patch")
+        local_patch = isinstance(patch, str) and not patch.startswith("https://")
+        if local_patch and f"records/rfcs/{patch}" not in registry.attachments:
+            yield record_finding(
+                record,
+                ("local_change", "patch"),
+                f"patch file records/rfcs/{patch} does not exist",
+                rule="rfc",
+            )
+
+
+def check_releases(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """An RfC scheduled into a release is listed by it, and only operating States install."""
+    for record in registry.of_kind("rfc"):
+        release = registry.get("release", str(record.data.get("release")))
+        rfcs = release.data.get("rfcs") if release else None
+        if release and isinstance(rfcs, list) and record.id not in rfcs:
+            yield record_finding(
+                record,
+                ("release",),
+                f"release {release.id} does not list this RfC",
+                rule="release",
+                hint=f"add {record.id} to rfcs in {release.path}",
+            )
+    for record in registry.of_kind("release"):
+        for index, entry in enumerate(record.data.get("installations") or []):
+            if not isinstance(entry, dict):
+                continue
+            state = registry.get("state", str(entry.get("state")))
+            if state and state.data.get("role") != "operating":
+                yield record_finding(
+                    record,
+                    ("installations", index, "state"),
+                    f"{state.id} does not operate iSupport",
+                    rule="release",
+                )
+
+
+INTEGRITY_RULES: tuple[Rule, ...] = (
+    check_ids,
+    check_references,
+    check_placeholders,
+    check_not_future,
+    check_incident_times,
+    check_calendars,
+    check_members,
+    check_rfcs,
+    check_releases,
+)

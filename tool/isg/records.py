@@ -1,0 +1,149 @@
+"""Reading record files into a `Registry`. A file that cannot be read becomes a finding."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from isg.errors import RegistryError
+from isg.model import KIND_BY_DIRECTORY, Finding, Kind, Record
+from isg.safe_yaml import MAX_BYTES, YamlError, parse_document
+
+RECORDS_DIR = "records"
+# Beside an RfC, the proposed source change of a local change may be kept as a patch.
+ATTACHMENT_SUFFIXES = (".patch", ".diff")
+# Stand-ins for content that is never read: a NUL byte cannot start a YAML record.
+LINK_MARKER = b"\0symlink"
+TOO_LARGE_MARKER = b"\0too-large"
+
+
+@dataclass
+class Registry:
+    """Every record that could be read, indexed by kind and ID, plus what could not be read."""
+
+    records: list[Record] = field(default_factory=list)
+    load_findings: list[Finding] = field(default_factory=list)
+    attachments: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self._index: dict[tuple[str, str], Record] = {}
+        for record in self.records:
+            self._index.setdefault((record.kind.name, record.id), record)
+
+    def get(self, kind: str, record_id: str) -> Record | None:
+        return self._index.get((kind, record_id))
+
+    def of_kind(self, kind: str) -> list[Record]:
+        return [record for record in self.records if record.kind.name == kind]
+
+    def by_path(self) -> dict[str, Record]:
+        return {record.path: record for record in self.records}
+
+
+def read_record_files(root: Path) -> dict[str, bytes]:
+    """Every regular file under `root/records`, keyed by repository-relative POSIX path.
+
+    Symbolic links are not followed (a link could point anywhere on the machine); they are
+    returned as empty content and refused by `parse_registry`. Over-size files are not read.
+    """
+    base = root / RECORDS_DIR
+    if not base.is_dir():
+        raise RegistryError(f"no {RECORDS_DIR}/ folder in {root}")
+    files: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath) / name
+            rel = full.relative_to(root).as_posix()
+            if full.is_symlink() or not full.is_file():
+                files[rel] = LINK_MARKER
+            elif full.stat().st_size > MAX_BYTES:
+                files[rel] = TOO_LARGE_MARKER
+            else:
+                files[rel] = full.read_bytes()
+    return files
+
+
+def _file_problem(rel: str, data: bytes) -> str | None:
+    parts = rel.split("/")
+    if data == LINK_MARKER:
+        return "symbolic links and special files are not allowed in records/"
+    if data == TOO_LARGE_MARKER:
+        return f"file is larger than {MAX_BYTES // 1024} KiB"
+    if len(parts) != 3 or parts[1] not in KIND_BY_DIRECTORY:
+        known = ", ".join(sorted(KIND_BY_DIRECTORY))
+        return f"records must be in records/<kind>/ where kind is one of: {known}"
+    if rel.endswith(".yml"):
+        return "record files end in .yaml, not .yml"
+    if not rel.endswith(".yaml"):
+        return "only .yaml records (and .patch/.diff beside RfCs) belong in records/"
+    return None
+
+
+def parse_registry(files: Mapping[str, bytes]) -> Registry:
+    """Parse every record file; unreadable ones become findings, never exceptions."""
+    records: list[Record] = []
+    findings: list[Finding] = []
+    attachments: set[str] = set()
+    for rel in sorted(files):
+        data = files[rel]
+        if rel.startswith(f"{RECORDS_DIR}/rfcs/") and rel.endswith(ATTACHMENT_SUFFIXES):
+            attachments.add(rel)
+            continue
+        problem = _file_problem(rel, data)
+        if problem:
+            findings.append(Finding(path=rel, line=1, column=1, message=problem, rule="file"))
+            continue
+        kind = KIND_BY_DIRECTORY[rel.split("/")[1]]
+        try:
+            document = parse_document(data)
+        except YamlError as exc:
+            findings.append(
+                Finding(
+                    path=rel,
+                    line=exc.position.line,
+                    column=exc.position.column,
+                    message=exc.message,
+                    rule="yaml",
+                )
+            )
+            continue
+        records.append(Record(kind=kind, path=rel, document=document))
+    return Registry(records=records, load_findings=findings, attachments=attachments)
+
+
+def record_path(kind: Kind, record_id: str) -> str:
+    """Where the record `record_id` of `kind` lives."""
+    return f"{RECORDS_DIR}/{kind.directory}/{record_id}.yaml"
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder at or above `start` that holds `records/` and `schemas/`."""
+    for candidate in (start, *start.parents):
+        if (candidate / RECORDS_DIR).is_dir() and (candidate / "schemas").is_dir():
+            return candidate
+    raise RegistryError(
+        f"no registry found at or above {start} (a folder with records/ and schemas/);"
+        " use --repo DIR"
+    )
+
+
+def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:
+    """Write `text` to a temporary file beside `path`, then rename it over `path`.
+
+    With `exclusive`, refuse (FileExistsError) if `path` already exists, so a new record
+    never overwrites another.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "x", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        if exclusive:
+            os.link(tmp, path)  # fails if path exists, atomically
+        else:
+            os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

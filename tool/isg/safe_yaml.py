@@ -1,0 +1,193 @@
+"""Bounded, position-keeping YAML reading for records.
+
+Records are untrusted input (anyone can open a pull request), so this reader is stricter than
+`yaml.safe_load`:
+
+* only the event stream is used (libyaml's C parser when present); nothing is constructed
+  from tags, so custom tags, anchors and aliases are refused outright;
+* size, nesting depth and node count are bounded before any work is done;
+* duplicate keys are errors, not "last one wins";
+* plain scalars follow a small, explicit rule instead of YAML 1.1's implicit typing:
+  ``null``/``~``/empty, ``true``/``false``, decimal integers without leading zeros and
+  decimals with a dot become values; everything else (``NO``, ``on``, ``010``, ``12:30``,
+  ``2026-01-01``) stays exactly the text that was written. The schemas then say what a field
+  must be, so a YAML 1.1 surprise can only ever surface as a visible error, never as a value
+  quietly changed. ``isg fmt`` quotes such strings so every other YAML tool reads them alike.
+
+Every value's position is kept so findings can name file, line and column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from isg.errors import IsgError
+
+# libyaml is ~10x faster; the pure-Python parser gives the same events. Only the parser part of
+# these loaders is used: events, never construction.
+_Parser = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+
+MAX_BYTES = 1024 * 1024
+MAX_DEPTH = 24
+MAX_NODES = 100_000
+
+JsonPath = tuple[str | int, ...]
+
+_INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
+
+
+@dataclass(frozen=True)
+class Position:
+    """1-based line and column."""
+
+    line: int
+    column: int
+
+
+class YamlError(IsgError):
+    """The text is not a record we are willing to read."""
+
+    def __init__(self, message: str, position: Position | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position or Position(1, 1)
+
+
+@dataclass
+class Document:
+    """A parsed mapping with the position of every value and every key."""
+
+    data: dict[str, Any]
+    values: dict[JsonPath, Position] = field(default_factory=dict)
+    keys: dict[JsonPath, Position] = field(default_factory=dict)
+    first_line: str = ""
+
+    def position(self, path: JsonPath, *, key: bool = False) -> Position:
+        """Where `path` is written; the nearest enclosing value if it is absent."""
+        if key and path in self.keys:
+            return self.keys[path]
+        while path not in self.values and path:
+            path = path[:-1]
+        return self.values.get(path, Position(1, 1))
+
+
+def resolve_plain(text: str) -> Any:
+    """The value of an unquoted scalar under the registry's explicit rule (see module doc)."""
+    if text in ("", "~", "null"):
+        return None
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT.fullmatch(text):
+        return float(text)
+    return text
+
+
+def _pos(mark: Any) -> Position:
+    return Position(mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, events: Any) -> None:
+        self.events = events
+        self.doc = Document(data={})
+        self.nodes = 0
+
+    def next_event(self) -> Any:
+        event = next(self.events)
+        anchor = getattr(event, "anchor", None)
+        if isinstance(event, yaml.AliasEvent) or anchor is not None:
+            raise YamlError(
+                "anchors and aliases are not allowed in records; write the value out",
+                _pos(event.start_mark),
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            raise YamlError(f"tags are not allowed in records: {tag}", _pos(event.start_mark))
+        return event
+
+    def value(self, event: Any, path: JsonPath, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise YamlError(f"too many values (more than {MAX_NODES})", _pos(event.start_mark))
+        if depth > MAX_DEPTH:
+            raise YamlError(f"nested deeper than {MAX_DEPTH} levels", _pos(event.start_mark))
+        self.doc.values[path] = _pos(event.start_mark)
+        if isinstance(event, yaml.ScalarEvent):
+            # style is '' (libyaml) or None (pure Python) for plain scalars; quoted and block
+            # scalars are always text.
+            return event.value if event.style else resolve_plain(event.value)
+        if isinstance(event, yaml.SequenceStartEvent):
+            items: list[Any] = []
+            while not isinstance(nxt := self.next_event(), yaml.SequenceEndEvent):
+                items.append(self.value(nxt, (*path, len(items)), depth + 1))
+            return items
+        if isinstance(event, yaml.MappingStartEvent):
+            return self.mapping(path, depth)
+        raise YamlError(f"unexpected YAML event {type(event).__name__}", _pos(event.start_mark))
+
+    def mapping(self, path: JsonPath, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        while not isinstance(key_event := self.next_event(), yaml.MappingEndEvent):
+            if not isinstance(key_event, yaml.ScalarEvent):
+                raise YamlError("mapping keys must be plain text", _pos(key_event.start_mark))
+            key = key_event.value  # keys are always their text: `on:` stays "on"
+            if key in result:
+                raise YamlError(
+                    f"duplicate key '{key}' (first at line {self.doc.keys[(*path, key)].line})",
+                    _pos(key_event.start_mark),
+                )
+            self.doc.keys[(*path, key)] = _pos(key_event.start_mark)
+            result[key] = self.value(self.next_event(), (*path, key), depth + 1)
+        return result
+
+
+def parse_document(raw: bytes) -> Document:
+    """Parse one record file; raise `YamlError` with a position for anything refused."""
+    if len(raw) > MAX_BYTES:
+        raise YamlError(f"file is larger than {MAX_BYTES // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise YamlError(f"not valid UTF-8 (byte {exc.start})", Position(line, 1)) from None
+    builder = _Builder(iter(_events(text)))
+    builder.doc.first_line = text.split("\n", 1)[0].rstrip("\r")
+    try:
+        builder.next_event()  # StreamStart
+        start = builder.next_event()
+        if isinstance(start, yaml.StreamEndEvent):
+            raise YamlError("the file is empty; a record is a YAML mapping")
+        first = builder.next_event()
+        if not isinstance(first, yaml.MappingStartEvent):
+            raise YamlError("a record must be a YAML mapping (key: value)", _pos(first.start_mark))
+        builder.doc.values[()] = _pos(first.start_mark)
+        builder.doc.data = builder.mapping((), 1)
+        builder.next_event()  # DocumentEnd
+        after = builder.next_event()
+        if not isinstance(after, yaml.StreamEndEvent):
+            raise YamlError("only one YAML document per file is allowed", _pos(after.start_mark))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = _pos(mark) if mark is not None else Position(1, 1)
+        raise YamlError(f"YAML syntax: {exc.problem or exc.context}", where) from None
+    except yaml.YAMLError as exc:
+        raise YamlError(f"YAML syntax: {exc}") from None
+    return builder.doc
+
+
+def _events(text: str) -> Any:
+    parser = _Parser(text)
+    try:
+        while parser.check_event():
+            yield parser.get_event()
+    finally:
+        parser.dispose()

@@ -1,0 +1,169 @@
+"""JSON Schema loading and checking of single records, with positions and hints.
+
+Schemas carry a few annotations of our own (JSON Schema ignores unknown keywords):
+``x-isg-ref`` (the value is the ID of a record of that kind, or one of a list of kinds),
+``x-isg-hint`` (said when the value fails), ``x-isg-personal`` and ``x-isg-internal``
+(never published on the public site).
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jsonschema.exceptions import ValidationError, best_match
+
+from isg.errors import RegistryError
+from isg.model import KINDS, Finding, Kind, Record, record_finding
+from isg.safe_yaml import JsonPath
+
+Schema = dict[str, Any]
+MAX_VALUE_CHARS = 60
+MAX_ENUM_SHOWN = 12
+
+
+@dataclass(frozen=True)
+class SchemaSet:
+    """The schema and a ready validator for every kind."""
+
+    schemas: dict[str, Schema]
+    validators: dict[str, jsonschema.protocols.Validator]
+
+    def for_kind(self, kind: Kind) -> Schema:
+        return self.schemas[kind.name]
+
+
+def load_schemas(root: Path) -> SchemaSet:
+    """Read and check `schemas/<kind>.schema.json` for every kind; build validators once."""
+    schemas: dict[str, Schema] = {}
+    validators: dict[str, jsonschema.protocols.Validator] = {}
+    for kind in KINDS:
+        path = root / kind.schema_file
+        try:
+            schema = json.loads(path.read_text(encoding="utf-8"))
+            jsonschema.Draft202012Validator.check_schema(schema)
+        except (OSError, ValueError, jsonschema.SchemaError) as exc:
+            raise RegistryError(f"{kind.schema_file}: cannot use this schema: {exc}") from None
+        schemas[kind.name] = schema
+        validators[kind.name] = jsonschema.Draft202012Validator(
+            schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
+        )
+    return SchemaSet(schemas=schemas, validators=validators)
+
+
+def check_record(record: Record, schemas: SchemaSet) -> list[Finding]:
+    """Every schema violation in `record`, each at the line of the offending value or key."""
+    validator = schemas.validators[record.kind.name]
+    findings: list[Finding] = []
+    for error in validator.iter_errors(record.data):
+        findings.extend(_findings_for(record, error))
+    return findings
+
+
+def _findings_for(record: Record, error: ValidationError) -> Iterator[Finding]:
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        yield from _unknown_keys(record, error)
+        return
+    choice = _required_choice(error)
+    if choice:
+        yield record_finding(record, tuple(error.absolute_path), choice, rule="schema")
+        return
+    if error.context:  # oneOf/anyOf: say what the closest alternative wanted
+        error = best_match(error.context)
+    path: JsonPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    hint = schema.get("x-isg-hint", "")
+    message = _message(error)
+    if error.validator == "pattern" and hint:  # the hint says it better than a regex
+        message = f"{_shown(error.instance)} is not in the expected form"
+    yield record_finding(record, path, message, rule="schema", hint=hint)
+
+
+def _required_choice(error: ValidationError) -> str | None:
+    """`oneOf: [{required: [a]}, {required: [b]}]` means "exactly one of a, b"."""
+    options = error.validator_value if error.validator == "oneOf" else None
+    if not isinstance(options, list) or not all(
+        isinstance(o, dict) and list(o) == ["required"] and len(o["required"]) == 1
+        for o in options
+    ):
+        return None
+    return "give exactly one of: " + ", ".join(o["required"][0] for o in options)
+
+
+def _unknown_keys(record: Record, error: ValidationError) -> Iterator[Finding]:
+    known = list(error.schema.get("properties", {})) if isinstance(error.schema, dict) else []
+    base: JsonPath = tuple(error.absolute_path)
+    for key in sorted(set(error.instance) - set(known)):
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+        yield record_finding(
+            record, (*base, key), f"unknown key '{key}'", rule="schema", hint=hint, key=True
+        )
+
+
+def _shown(value: object) -> str:
+    # Never echo a long value back: it may be free text that belongs in no log.
+    shown = repr(value)
+    return shown if len(shown) <= MAX_VALUE_CHARS else shown[:MAX_VALUE_CHARS] + "...'"
+
+
+def _message(error: ValidationError) -> str:
+    if error.validator == "enum" and len(error.validator_value) > MAX_ENUM_SHOWN:
+        count = len(error.validator_value)
+        return f"{_shown(error.instance)} is not one of the {count} allowed values"
+    if error.validator in ("pattern", "format", "enum", "type", "const", "maxLength"):
+        return str(error.message).replace(repr(error.instance), _shown(error.instance))
+    return str(error.message)
+
+
+def resolve_ref(root: Schema, schema: Schema) -> Schema:
+    """Follow a local `$ref` (`#/$defs/name`) and merge the referring keywords over it."""
+    ref = schema.get("$ref")
+    if not isinstance(ref, str) or not ref.startswith("#/"):
+        return schema
+    target: Any = root
+    for part in ref[2:].split("/"):
+        target = target[part]
+    merged = dict(resolve_ref(root, target))
+    merged.update({k: v for k, v in schema.items() if k != "$ref"})
+    return merged
+
+
+def iter_annotated(
+    root: Schema, instance: Any, keyword: str, path: JsonPath = (), schema: Schema | None = None
+) -> Iterator[tuple[JsonPath, Any, Any]]:
+    """Yield `(path, value, annotation)` for every value whose schema carries `keyword`.
+
+    Follows `properties`, `items` and local `$ref`s, which is where the registry's schemas
+    declare references, formats and visibility.
+    """
+    schema = resolve_ref(root, root if schema is None else schema)
+    if keyword in schema:
+        yield path, instance, schema[keyword]
+    if isinstance(instance, dict):
+        for key, sub in schema.get("properties", {}).items():
+            if key in instance:
+                yield from iter_annotated(root, instance[key], keyword, (*path, key), sub)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for index, item in enumerate(instance):
+            yield from iter_annotated(root, item, keyword, (*path, index), schema["items"])
+
+
+def property_order(root: Schema, schema: Schema | None = None) -> list[str]:
+    """The keys of an object schema in the order the schema declares them."""
+    return list(resolve_ref(root, root if schema is None else schema).get("properties", {}))
+
+
+def sub_schema(root: Schema, schema: Schema | None, key: str | int) -> Schema | None:
+    """The schema of child `key` (a property name or a list index), if declared."""
+    resolved = resolve_ref(root, root if schema is None else schema)
+    if isinstance(key, int):
+        items = resolved.get("items")
+        return items if isinstance(items, dict) else None
+    sub = resolved.get("properties", {}).get(key)
+    return sub if isinstance(sub, dict) else None

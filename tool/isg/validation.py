@@ -1,0 +1,98 @@
+"""`isg validate`: schema, integrity, governance and lifecycle checks over the registry.
+
+The recipe: read every file (a file that cannot be parsed becomes a finding, never hiding
+the others), check each record against its kind's schema, then the rules across records,
+then -- with a base revision -- the status changes. Everything is collected, then sorted.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from isg.canonical import schema_header
+from isg.git_history import read_record_files_at
+from isg.governance import GOVERNANCE_RULES
+from isg.integrity import INTEGRITY_RULES
+from isg.lifecycle import check_lifecycle
+from isg.model import Finding
+from isg.records import Registry, parse_registry, read_record_files
+from isg.schemas import SchemaSet, check_record, load_schemas
+
+
+@dataclass
+class ValidationResult:
+    """Findings collected over a registry, and what was checked."""
+
+    findings: list[Finding] = field(default_factory=list)
+    records_by_kind: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    def record_findings(self, findings: Iterable[Finding]) -> None:
+        self.findings.extend(findings)
+
+    def only_paths(self, paths: Sequence[str]) -> None:
+        """Keep the findings in `paths` (files, or folders given with or without a slash)."""
+        prefixes = [p.rstrip("/") for p in paths]
+        self.findings = [
+            f
+            for f in self.findings
+            if any(f.path == p or f.path.startswith(p + "/") for p in prefixes)
+        ]
+
+
+def check_registry(
+    head: Registry, schemas: SchemaSet, *, now: datetime, base: Registry | None = None
+) -> ValidationResult:
+    """Every finding about `head` (and its changes since `base`) at time `now`."""
+    result = ValidationResult()
+    result.records_by_kind.update(record.kind.name for record in head.records)
+    result.record_findings(head.load_findings)
+    for record in head.records:
+        result.record_findings(check_record(record, schemas))
+        if record.document.first_line != schema_header(record.kind):
+            result.record_findings(
+                [
+                    Finding(
+                        path=record.path,
+                        line=1,
+                        column=1,
+                        rule="format",
+                        message="the first line must point editors at the schema",
+                        hint=f"make it '{schema_header(record.kind)}' (isg fmt does)",
+                    )
+                ]
+            )
+    for rule in (*INTEGRITY_RULES, *GOVERNANCE_RULES):
+        result.record_findings(rule(head, schemas, now))
+    if base is not None:
+        result.record_findings(check_lifecycle(base, head))
+    result.findings = sorted(_without_placeholder_echoes(set(result.findings)))
+    return result
+
+
+def _without_placeholder_echoes(findings: set[Finding]) -> set[Finding]:
+    """An unfilled placeholder also fails its enum, pattern or reference; say it once."""
+    placeholders = {(f.path, f.json_path) for f in findings if f.rule == "placeholder"}
+    return {
+        f for f in findings if f.rule == "placeholder" or (f.path, f.json_path) not in placeholders
+    }
+
+
+def validate_repository(
+    root: Path, *, now: datetime, base_ref: str | None = None, paths: Sequence[str] = ()
+) -> ValidationResult:
+    """Read the registry at `root` (and at `base_ref` from git) and check it."""
+    schemas = load_schemas(root)
+    head = parse_registry(read_record_files(root))
+    base = parse_registry(read_record_files_at(root, base_ref)) if base_ref else None
+    result = check_registry(head, schemas, now=now, base=base)
+    if paths:
+        result.only_paths(paths)
+    return result
