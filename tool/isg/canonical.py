@@ -34,10 +34,16 @@ class _Dumper(yaml.SafeDumper):
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    # A literal block cannot keep trailing spaces; such text stays a quoted scalar.
-    literal = "\n" in value and all(line == line.rstrip() for line in value.split("\n"))
-    style = "|" if literal else None
+    style: str | None = None
+    if any(_needs_escape(char) for char in value):
+        style = '"'  # YAML 1.1 line breaks (NEL, LS, PS) and controls survive only escaped
+    elif "\n" in value and all(line == line.rstrip() for line in value.split("\n")):
+        style = "|"  # a literal block cannot keep trailing spaces; such text stays quoted
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+def _needs_escape(char: str) -> bool:
+    return char in "\x85\u2028\u2029\ufeff" or not (char.isprintable() or char == "\n")
 
 
 _Dumper.add_representer(str, _represent_str)

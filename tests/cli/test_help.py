@@ -1,0 +1,40 @@
+"""Every command documents itself with an example; `python -m isg` works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from conftest import RunCli
+from isg.cli import cli
+
+COMMANDS = sorted(cli.commands)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_with_an_example(run_cli: RunCli, command: str) -> None:
+    result = run_cli(command, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.output
+    assert f"isg {command}" in result.output
+
+
+def test_group_help_has_an_example(run_cli: RunCli) -> None:
+    assert "Example:" in run_cli("--help").output
+
+
+def test_python_dash_m_runs_the_cli() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "isg", "--version"], capture_output=True, text=True, check=True
+    )
+    assert done.stdout == "isg, version 0.1.0\n"
+
+
+def test_readme_documents_every_command() -> None:
+    from conftest import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    for command in COMMANDS:
+        assert f"isg {command}" in readme
