@@ -121,6 +121,8 @@ def validate_command(
 
 def _relative(root: Path, given: str) -> str:
     path = Path(given).resolve()
+    if not path.exists():
+        raise click.BadParameter(f"{given} does not exist", param_hint="PATHS")
     try:
         return path.relative_to(root.resolve()).as_posix()
     except ValueError:

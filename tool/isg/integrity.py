@@ -140,8 +140,11 @@ def check_incident_times(
     """Milestones and pauses are not before reported_at and follow the document's order."""
     for record in registry.of_kind("incident"):
         reported = parse_time(record.data.get("reported_at"))
+        if reported is None:
+            continue  # the schema reports it
+        yield from _check_pauses(record, reported)
         milestones = record.data.get("milestones")
-        if reported is None or not isinstance(milestones, dict):
+        if not isinstance(milestones, dict):
             continue
         times = {key: t for key, value in milestones.items() if (t := parse_time(value))}
         for key, when in times.items():
@@ -166,7 +169,6 @@ def check_incident_times(
             for key, when in times.items():
                 if when > times["closed"]:
                     yield _ms(record, key, f"{key} is after closed")
-        yield from _check_pauses(record, reported)
 
 
 def _ms(record: Record, key: str, message: str) -> Finding:

@@ -17,6 +17,7 @@ ATTACHMENT_SUFFIXES = (".patch", ".diff")
 # Stand-ins for content that is never read: a NUL byte cannot start a YAML record.
 LINK_MARKER = b"\0symlink"
 TOO_LARGE_MARKER = b"\0too-large"
+UNREADABLE_MARKER = b"\0unreadable:"
 
 
 @dataclass
@@ -57,12 +58,15 @@ def read_record_files(root: Path) -> dict[str, bytes]:
         for name in sorted(filenames):
             full = Path(dirpath) / name
             rel = full.relative_to(root).as_posix()
-            if full.is_symlink() or not full.is_file():
-                files[rel] = LINK_MARKER
-            elif full.stat().st_size > MAX_BYTES:
-                files[rel] = TOO_LARGE_MARKER
-            else:
-                files[rel] = full.read_bytes()
+            try:
+                if full.is_symlink() or not full.is_file():
+                    files[rel] = LINK_MARKER
+                elif full.stat().st_size > MAX_BYTES:
+                    files[rel] = TOO_LARGE_MARKER
+                else:
+                    files[rel] = full.read_bytes()
+            except OSError as exc:
+                files[rel] = UNREADABLE_MARKER + (exc.strerror or "error").encode()
     return files
 
 
@@ -70,6 +74,8 @@ def _file_problem(rel: str, data: bytes) -> str | None:
     parts = rel.split("/")
     if data == LINK_MARKER:
         return "symbolic links and special files are not allowed in records/"
+    if data.startswith(UNREADABLE_MARKER):
+        return "cannot read the file: " + data[len(UNREADABLE_MARKER) :].decode()
     if data == TOO_LARGE_MARKER:
         return f"file is larger than {MAX_BYTES // 1024} KiB"
     if len(parts) != 3 or parts[1] not in KIND_BY_DIRECTORY:

@@ -88,8 +88,7 @@ def _required_choice(error: ValidationError) -> str | None:
     """`oneOf: [{required: [a]}, {required: [b]}]` means "exactly one of a, b"."""
     options = error.validator_value if error.validator == "oneOf" else None
     if not isinstance(options, list) or not all(
-        isinstance(o, dict) and list(o) == ["required"] and len(o["required"]) == 1
-        for o in options
+        isinstance(o, dict) and list(o) == ["required"] and len(o["required"]) == 1 for o in options
     ):
         return None
     return "give exactly one of: " + ", ".join(o["required"][0] for o in options)
