@@ -5,17 +5,28 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import click
 import pytest
 
 from conftest import RunCli
 from isg.cli import cli
 
-COMMANDS = sorted(cli.commands)
+
+def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    paths = []
+    for name, command in sorted(group.commands.items()):
+        paths.append((*prefix, name))
+        if isinstance(command, click.Group):
+            paths.extend(_command_paths(command, (*prefix, name)))
+    return paths
+
+
+COMMANDS = [" ".join(path) for path in _command_paths(cli)]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help_with_an_example(run_cli: RunCli, command: str) -> None:
-    result = run_cli(command, "--help")
+    result = run_cli(*command.split(), "--help")
     assert result.exit_code == 0
     assert "Example:" in result.output
     assert f"isg {command}" in result.output

@@ -183,7 +183,7 @@ def test_new_rfc_starts_as_submitted(run_cli: RunCli, git_repo: Path) -> None:
 
 
 def test_closed_incident_milestones_are_frozen(run_cli: RunCli, git_repo: Path) -> None:
-    _replace(git_repo, INCIDENT, "  analysis: '2025-02-03T14", "  analysis: '2025-02-03T15")
+    _replace(git_repo, INCIDENT, "  analysis: '2025-02-03T15", "  analysis: '2025-02-03T16")
     lines = _validate_base(run_cli, git_repo)
     assert any(
         line.endswith("$.milestones: milestones of a closed incident cannot change")

@@ -1,12 +1,15 @@
-"""Reading record files as they were at a git revision (one `git archive`-like pass)."""
+"""Records as git knows them: the files at a revision, and when milestones were first committed."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import re
+from datetime import datetime
+from pathlib import Path, PurePosixPath
 
 import git
 
 from isg.errors import RegistryError
+from isg.model import FirstSeen
 from isg.records import LINK_MARKER, RECORDS_DIR, TOO_LARGE_MARKER
 from isg.safe_yaml import MAX_BYTES
 
@@ -43,3 +46,63 @@ def read_record_files_at(root: Path, ref: str) -> dict[str, bytes]:
         else:
             files[rel] = blob.data_stream.read()
     return files
+
+
+MILESTONE_KEYS = (
+    "registration_confirmed",
+    "ecab_informed",
+    "ecab_meeting",
+    "initial_documentation",
+    "analysis",
+    "workaround",
+    "permanent_solution",
+    "knowledge_documented",
+    "closed",
+)
+_ADDED_MILESTONE = re.compile(r"^\+  (" + "|".join(MILESTONE_KEYS) + r"): '?([0-9T:.+\-Z]+)'?\s*$")
+
+
+def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], FirstSeen]:
+    """For each (incident ID, milestone key, instant): the first commit that recorded it.
+
+    One `git log -p` pass over records/incidents, oldest first, reading only added lines of
+    the milestones mapping (records are canonical, so a milestone is `  key: 'time'`).
+    """
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise RegistryError(
+            f"{root} is not inside a git repository (needed for --evidence)"
+        ) from None
+    top = Path(repo.working_tree_dir or root).resolve()
+    folder = (Path(root).resolve() / RECORDS_DIR / "incidents").relative_to(top).as_posix()
+    try:
+        log = repo.git.log(
+            "--reverse",
+            "--no-renames",
+            "-p",
+            "--unified=0",
+            "--no-color",
+            "--format=%x00%H %cI",
+            "--",
+            folder,
+        )
+    except git.GitCommandError as exc:
+        raise RegistryError(f"git log failed: {exc.stderr.strip()}") from None
+    found: dict[tuple[str, str, datetime], FirstSeen] = {}
+    commit: FirstSeen | None = None
+    incident = ""
+    for line in log.splitlines():
+        if line.startswith("\0"):
+            sha, when = line[1:].split(" ", 1)
+            commit = FirstSeen(sha, datetime.fromisoformat(when))
+        elif line.startswith("+++ "):
+            incident = PurePosixPath(line[4:]).stem
+        elif commit and (match := _ADDED_MILESTONE.match(line)):
+            try:
+                instant = datetime.fromisoformat(match[2])
+            except ValueError:
+                continue
+            if instant.tzinfo is not None:
+                found.setdefault((incident, match[1], instant), commit)
+    return found

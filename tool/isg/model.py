@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from isg.safe_yaml import Document, JsonPath
@@ -111,3 +112,11 @@ def record_finding(
         hint=hint,
         rule=rule,
     )
+
+
+@dataclass(frozen=True)
+class FirstSeen:
+    """The first commit in which a value appeared (evidence that it existed by then)."""
+
+    commit: str
+    committed_at: datetime

@@ -1,77 +1,21 @@
-"""The `isg` command line: a thin layer that reads the clock and the environment, calls the
-library and decides exit codes (0 clean, 1 findings, 2 usage or unreadable registry)."""
+"""Registry commands: validate, fmt, new."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from isg import __version__
 from isg.canonical import format_registry
-from isg.errors import IsgError
+from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
 from isg.model import KIND_BY_NAME
-from isg.records import find_root, parse_registry, read_record_files
+from isg.records import parse_registry, read_record_files
 from isg.report import REPORTER_BY_NAME
 from isg.scaffold import new_record
 from isg.schemas import load_schemas
 from isg.validation import validate_repository
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _library_errors(func: F) -> F:
-    """Turn a library error into a one-line message and exit code 2, never a traceback."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except IsgError as exc:
-            click.echo(f"isg: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _root(repo: Path | None) -> Path:
-    return find_root(repo.resolve() if repo else Path.cwd())
-
-
-def _parse_at(value: str | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"'{value}' is not an ISO 8601 time") from None
-    if parsed.tzinfo is None:
-        raise click.BadParameter(f"'{value}' needs a UTC offset, e.g. {value}+00:00")
-    return parsed
-
-
-repo_option = click.option(
-    "--repo",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Registry folder (default: the nearest folder above here with records/ and schemas/).",
-)
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="isg")
-def cli() -> None:
-    """iSupport Governance: the maintenance registry of iSupport, kept in git.
-
-    \b
-    Example:
-      isg validate                  check every record
-      isg new incident              start a new incident record
-    """
 
 
 @cli.command("validate")
@@ -97,7 +41,7 @@ def cli() -> None:
     metavar="ISO",
     help="Check as of this time instead of now (e.g. 2026-11-27T12:00:00+00:00).",
 )
-@_library_errors
+@library_errors
 def validate_command(
     paths: tuple[str, ...], repo: Path | None, base_ref: str | None, fmt: str, at: str | None
 ) -> None:
@@ -111,8 +55,8 @@ def validate_command(
     Example:
       isg validate --base origin/main --format github
     """
-    now = _parse_at(at)
-    root = _root(repo)
+    now = parse_at(at)
+    root = registry_root(repo)
     rel_paths = [_relative(root, p) for p in paths]
     result = validate_repository(root, now=now, base_ref=base_ref, paths=rel_paths)
     click.echo(REPORTER_BY_NAME[fmt](result), nl=False)
@@ -132,7 +76,7 @@ def _relative(root: Path, given: str) -> str:
 @cli.command("fmt")
 @repo_option
 @click.option("--check", is_flag=True, help="Only list records that are not canonical; exit 1.")
-@_library_errors
+@library_errors
 def fmt_command(repo: Path | None, check: bool) -> None:
     """Rewrite records in canonical form (key order, quoting, the schema line).
 
@@ -140,7 +84,7 @@ def fmt_command(repo: Path | None, check: bool) -> None:
     Example:
       isg fmt --check
     """
-    root = _root(repo)
+    root = registry_root(repo)
     registry = parse_registry(read_record_files(root))
     result = format_registry(root, registry, load_schemas(root), check=check)
     for finding in result.unreadable:
@@ -157,7 +101,7 @@ def fmt_command(repo: Path | None, check: bool) -> None:
 @click.argument("kind", type=click.Choice(list(KIND_BY_NAME)))
 @repo_option
 @click.option("--id", "record_id", help="ID for kinds named by a natural key (state, release...).")
-@_library_errors
+@library_errors
 def new_command(kind: str, repo: Path | None, record_id: str | None) -> None:
     """Write a new record from its template with a fresh ID and print its path.
 
@@ -168,10 +112,6 @@ def new_command(kind: str, repo: Path | None, record_id: str | None) -> None:
       isg new incident
       isg new state --id NO
     """
-    root = _root(repo)
+    root = registry_root(repo)
     path = new_record(root, KIND_BY_NAME[kind], now=datetime.now(UTC), record_id=record_id)
     click.echo(path.relative_to(root).as_posix())
-
-
-def main() -> None:
-    cli(prog_name="isg")

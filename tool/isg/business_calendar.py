@@ -1,0 +1,229 @@
+"""Working time of a jurisdiction: which instants count, and why the others do not.
+
+A `WorkingCalendar` turns a State's `calendar` record into instants. The rules:
+
+* Working intervals are half-open, ``[open, close)``: a clock running at 17:29:59 is open, at
+  17:30 (closing) it is not.
+* Local times are turned into instants with the calendar's IANA zone, day by day, so a DST
+  switch simply makes that day's local midnight-to-midnight 23 or 25 hours long while
+  09:00-17:00 stays eight working hours. A range boundary that falls in a DST gap (02:30 on
+  the spring-forward night) is read with the offset in force before the gap; a range that
+  becomes empty that way is dropped.
+* A date is a working day when it is an extra working day; otherwise not when it is closed
+  all day, a public holiday (the `holidays` package, country and subdivision) or not one of
+  the working days; otherwise it is. Extra working days override holidays and weekends.
+* Part-day closures remove their ranges from that day's working hours.
+
+Every instant between two times falls in exactly one `Segment`, counted or not, with the
+reason a person would give ("weekend", "public holiday: Whit Monday", "closed: ...").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import holidays
+
+from isg.errors import IsgError
+
+Minutes = tuple[int, int]  # [start, end) in minutes after local midnight; end may be 1440
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+OUTSIDE_HOURS = "outside working hours"
+MAX_SEARCH_DAYS = 3660  # a deadline further than ten years away means no working time at all
+
+
+class CalendarError(IsgError):
+    """A calendar cannot be built or has no working time."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of time, counted as working time or not, with the reason."""
+
+    start: datetime
+    end: datetime
+    counted: bool
+    reason: str
+
+    @property
+    def length(self) -> timedelta:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class WorkingCalendar:
+    """Working time of one jurisdiction (see the module docstring for the rules)."""
+
+    name: str
+    zone: ZoneInfo
+    working_days: frozenset[int]
+    hours: tuple[Minutes, ...]
+    hours_per_day: float
+    holiday_country: str | None = None
+    holiday_subdivision: str | None = None
+    closures: Mapping[date, tuple[tuple[Minutes, ...] | None, str]] = field(default_factory=dict)
+    extra_days: Mapping[date, tuple[tuple[Minutes, ...], str]] = field(default_factory=dict)
+    always_open: bool = False
+
+    @property
+    def working_day(self) -> timedelta:
+        """The length of `1d` in this calendar."""
+        return timedelta(hours=self.hours_per_day)
+
+    def holiday(self, day: date) -> str | None:
+        if self.holiday_country is None:
+            return None
+        name = _holidays(self.holiday_country, self.holiday_subdivision, day.year).get(day)
+        return str(name) if name else None
+
+    def day_plan(self, day: date) -> tuple[list[tuple[Minutes, bool, str]], str]:
+        """The ranges of `day` that are open (True) or closed for a stated reason (False),
+        and the reason for the rest of the day."""
+        extra = self.extra_days.get(day)
+        if extra is not None:
+            ranges, _ = extra
+            return [(r, True, "") for r in (ranges or self.hours)], OUTSIDE_HOURS
+        closure = self.closures.get(day)
+        if closure is not None and closure[0] is None:
+            return [], f"closed: {closure[1]}"
+        holiday = self.holiday(day)
+        if holiday:
+            return [], f"public holiday: {holiday}"
+        if day.weekday() not in self.working_days:
+            return [], "weekend" if day.weekday() >= 5 else "not a working day"
+        if closure is None:
+            return [(r, True, "") for r in self.hours], OUTSIDE_HOURS
+        closed_ranges, reason = closure
+        return _subtract(self.hours, closed_ranges or (), f"closed: {reason}"), OUTSIDE_HOURS
+
+    def segments(self, start: datetime, end: datetime | None = None) -> Iterator[Segment]:
+        """Consecutive segments from `start` (to `end`, or for ever), split at local days."""
+        _require_aware(start)
+        # Work in UTC: subtracting two datetimes that share a ZoneInfo gives the wall-clock
+        # difference, which is wrong across a DST switch.
+        start = start.astimezone(UTC)
+        end = end.astimezone(UTC) if end is not None else None
+        if self.always_open:
+            yield Segment(start, end or datetime.max.replace(tzinfo=UTC), True, "")
+            return
+        day = start.astimezone(self.zone).date() - timedelta(days=1)
+        cursor = start
+        for _ in range(MAX_SEARCH_DAYS):
+            for segment in self._day_segments(day):
+                seg_start = max(segment.start, cursor)
+                seg_end = segment.end if end is None else min(segment.end, end)
+                if seg_end > seg_start:
+                    yield Segment(seg_start, seg_end, segment.counted, segment.reason)
+                    cursor = seg_end
+                if end is not None and cursor >= end:
+                    return
+            day += timedelta(days=1)
+        raise CalendarError(f"calendar {self.name} has no working time for ten years")
+
+    def _day_segments(self, day: date) -> list[Segment]:
+        plan, rest = self.day_plan(day)
+        day_start, day_end = self._instant(day, 0), self._instant(day, 24 * 60)
+        result, cursor = [], day_start
+        for (lo, hi), counted, reason in sorted(plan):
+            seg_start, seg_end = max(self._instant(day, lo), cursor), self._instant(day, hi)
+            if seg_end <= seg_start:
+                continue  # emptied by a DST gap
+            if seg_start > cursor:
+                result.append(Segment(cursor, seg_start, False, rest))
+            result.append(Segment(seg_start, seg_end, counted, reason))
+            cursor = seg_end
+        if day_end > cursor:
+            result.append(Segment(cursor, day_end, False, rest))
+        return result
+
+    def _instant(self, day: date, minutes: int) -> datetime:
+        extra_days, minutes = divmod(minutes, 24 * 60)
+        local = datetime.combine(day + timedelta(days=extra_days), time(*divmod(minutes, 60)))
+        return local.replace(tzinfo=self.zone).astimezone(UTC)
+
+
+def _require_aware(moment: datetime) -> None:
+    if moment.tzinfo is None:
+        raise CalendarError(f"{moment.isoformat()} has no UTC offset")
+
+
+def _subtract(
+    hours: tuple[Minutes, ...], closed: tuple[Minutes, ...], reason: str
+) -> list[tuple[Minutes, bool, str]]:
+    """Working `hours` with `closed` ranges cut out and labelled with `reason`."""
+    result: list[tuple[Minutes, bool, str]] = []
+    for lo, hi in hours:
+        cuts = sorted((max(lo, a), min(hi, b)) for a, b in closed if a < hi and b > lo)
+        cursor = lo
+        for a, b in cuts:
+            if a > cursor:
+                result.append(((cursor, a), True, ""))
+            result.append(((max(a, cursor), b), False, reason))
+            cursor = max(cursor, b)
+        if cursor < hi:
+            result.append(((cursor, hi), True, ""))
+    return [item for item in result if item[0][0] < item[0][1]]
+
+
+@cache
+def _holidays(country: str, subdivision: str | None, year: int) -> Any:
+    return holidays.country_holidays(country, subdiv=subdivision, years=year, language="en_US")
+
+
+def parse_ranges(texts: Any) -> tuple[Minutes, ...]:
+    """`['09:00-12:30', '13:30-17:30']` -> `((540, 750), (810, 1050))`."""
+    result = []
+    for text in texts or ():
+        lo, hi = str(text).split("-", 1)
+        result.append((_minutes(lo), _minutes(hi)))
+    return tuple(result)
+
+
+def _minutes(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+TWENTY_FOUR_SEVEN = WorkingCalendar(
+    name="24x7",
+    zone=ZoneInfo("UTC"),
+    working_days=frozenset(range(7)),
+    hours=((0, 24 * 60),),
+    hours_per_day=24,
+    always_open=True,
+)
+
+
+def calendar_from_record(name: str, calendar: Mapping[str, Any]) -> WorkingCalendar:
+    """Build the calendar of a State record's `calendar` mapping (already schema-valid)."""
+    try:
+        spec = calendar.get("holidays") or {}
+        closures = {
+            date.fromisoformat(c["date"]): (
+                parse_ranges(c["hours"]) if c.get("hours") else None,
+                c["reason"],
+            )
+            for c in calendar.get("closures") or ()
+        }
+        extra = {
+            date.fromisoformat(e["date"]): (parse_ranges(e.get("hours")), e["reason"])
+            for e in calendar.get("extra_working_days") or ()
+        }
+        return WorkingCalendar(
+            name=name,
+            zone=ZoneInfo(calendar["timezone"]),
+            working_days=frozenset(DAY_NAMES.index(d) for d in calendar["working_days"]),
+            hours=parse_ranges(calendar["working_hours"]),
+            hours_per_day=float(calendar["hours_per_day"]),
+            holiday_country=spec.get("country"),
+            holiday_subdivision=spec.get("subdivision"),
+            closures=closures,
+            extra_days=extra,
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CalendarError(f"calendar {name} cannot be used: {exc}") from None

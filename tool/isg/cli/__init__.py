@@ -1,0 +1,25 @@
+"""The `isg` command line: thin commands over the library.
+
+Commands read the clock and the environment and decide exit codes (0 clean, 1 findings or
+late, 2 usage or unreadable registry); everything else is in the library.
+"""
+
+from __future__ import annotations
+
+from isg.cli.common import cli
+from isg.cli.registry import fmt_command, new_command, validate_command
+from isg.cli.sla import priority_command, sla_group
+
+__all__ = [
+    "cli",
+    "fmt_command",
+    "main",
+    "new_command",
+    "priority_command",
+    "sla_group",
+    "validate_command",
+]
+
+
+def main() -> None:
+    cli(prog_name="isg")
