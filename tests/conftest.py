@@ -50,11 +50,12 @@ def run_cli(monkeypatch: pytest.MonkeyPatch) -> RunCli:
     return run
 
 
-def git(root: Path, *args: str) -> str:
+def git(root: Path, *args: str, date: str = "2026-11-20T10:00:00+00:00") -> str:
+    """Run git in `root` with a pinned author, committer and commit date."""
     env = {
         **os.environ,
-        "GIT_AUTHOR_DATE": "2026-11-20T10:00:00+00:00",
-        "GIT_COMMITTER_DATE": "2026-11-20T10:00:00+00:00",
+        "GIT_AUTHOR_DATE": date,
+        "GIT_COMMITTER_DATE": date,
         "GIT_AUTHOR_NAME": "Test",
         "GIT_AUTHOR_EMAIL": "test@example.org",
         "GIT_COMMITTER_NAME": "Test",
