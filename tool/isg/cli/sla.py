@@ -13,6 +13,7 @@ from isg.errors import UsageError
 from isg.git_history import first_recorded_milestones
 from isg.records import Registry, parse_registry, read_record_files
 from isg.schemas import load_schemas
+from isg.sla.chart import render_sla_svg
 from isg.sla.clock import Pause, compute_deadline, ledger
 from isg.sla.context import build_context
 from isg.sla.durations import parse_duration
@@ -145,7 +146,12 @@ def deadline_command(
 @click.argument("ids", nargs=-1)
 @click.option("--at", metavar="ISO", help="Evaluate at this time (default now).")
 @click.option(
-    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "svg"]),
+    default="text",
+    show_default=True,
+    help="svg draws one row per incident, one cell per milestone.",
 )
 @click.option(
     "--evidence",
@@ -163,6 +169,7 @@ def status_command(
     \b
     Example:
       isg sla status INC-2026-7EVZM --format json
+      isg sla status --format svg > sla.svg
     """
     root, registry, run, now = _run(repo, at, ids)
     proof = None
@@ -170,6 +177,8 @@ def status_command(
         proof = collect_evidence(run, registry, first_recorded_milestones(root))
     if fmt == "json":
         click.echo(status_json(run.statuses, now, proof), nl=False)
+    elif fmt == "svg":
+        click.echo(render_sla_svg(run.statuses, now), nl=False)
     else:
         click.echo(status_text(run.statuses, _zones(run), proof), nl=False)
 
