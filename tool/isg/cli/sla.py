@@ -112,6 +112,7 @@ def _parse_pause(text: str) -> Pause:
 )
 @click.option(
     "--pause",
+    "--pauses",
     "pause_texts",
     multiple=True,
     metavar="START/END",
