@@ -136,6 +136,7 @@ def test_templates_exist_for_every_kind() -> None:
     assert sorted(p.stem for p in templates.glob("*.yaml")) == sorted(k.name for k in KINDS)
 
 
-def test_examples_cover_every_kind_invalid() -> None:
-    invalid = Path(__file__).parent / "examples" / "invalid"
-    assert sorted(p.name for p in invalid.iterdir()) == sorted(k.directory for k in KINDS)
+@pytest.mark.parametrize("group", ["valid", "invalid"])
+def test_examples_cover_every_kind(group: str) -> None:
+    folder = Path(__file__).parent / "examples" / group
+    assert sorted(p.name for p in folder.iterdir()) == sorted(k.directory for k in KINDS)

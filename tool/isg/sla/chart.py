@@ -17,6 +17,7 @@ STATE_COLOURS = {
     "late-within-margin": "#ef6c00",
     "late-beyond-margin": "#c62828",
 }
+TEXT_ON = {"at-risk": "#000000"}  # contrast on amber
 COLUMNS = (
     ("registration_confirmed", "registration"),
     ("initial_documentation", "initial doc."),
@@ -70,7 +71,8 @@ def render_sla_svg(statuses: Sequence[IncidentStatus], at: datetime) -> str:
                 f'<g><title>{escape(tip)}</title><rect x="{x}" y="{y}" width="{CELL_W - GAP}"'
                 f' height="{CELL_H - GAP}" fill="{STATE_COLOURS[m.state]}"'
                 f' data-state="{m.state}"/><text x="{x + CELL_W // 2}" y="{y + 15}"'
-                f' text-anchor="middle" fill="#ffffff">{round(used * 100)} %</text></g>'
+                f' text-anchor="middle" fill="{TEXT_ON.get(m.state, "#ffffff")}">'
+                f"{round(used * 100)} %</text></g>"
             )
     for index, (state, colour) in enumerate(STATE_COLOURS.items()):
         x = index * 150
