@@ -18,6 +18,16 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Every test that needs "now" uses this instant (the embedded records are valid at it).
 FIXED_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 FIXED_AT = FIXED_NOW.isoformat()
+# A French Central Authority's calendar: a lunch break, 7.5-hour days, French holidays and
+# the Christmas Eve afternoon closure.
+FRANCE_CALENDAR = {
+    "timezone": "Europe/Paris",
+    "working_days": ["mon", "tue", "wed", "thu", "fri"],
+    "working_hours": ["09:00-12:30", "13:30-17:30"],
+    "hours_per_day": 7.5,
+    "holidays": {"country": "FR"},
+    "closures": [{"date": "2026-12-24", "hours": ["13:30-17:30"], "reason": "Christmas Eve"}],
+}
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from conftest import FRANCE_CALENDAR
 from isg.business_calendar import WorkingCalendar, calendar_from_record
 from isg.sla.clock import elapsed_working_time
 
@@ -16,13 +17,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 FRANCE = calendar_from_record(
     "FR",
     {
-        "timezone": "Europe/Paris",
-        "working_days": ["mon", "tue", "wed", "thu", "fri"],
-        "working_hours": ["09:00-12:30", "13:30-17:30"],
-        "hours_per_day": 7.5,
-        "holidays": {"country": "FR"},
+        **FRANCE_CALENDAR,
         "closures": [
-            {"date": "2026-12-24", "hours": ["13:30-17:30"], "reason": "Christmas Eve"},
+            *FRANCE_CALENDAR["closures"],  # type: ignore[misc]
             {"date": "2026-12-31", "reason": "Year-end closure"},
         ],
         "extra_working_days": [

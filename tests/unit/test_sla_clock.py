@@ -12,23 +12,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import FRANCE_CALENDAR
 from isg.business_calendar import TWENTY_FOUR_SEVEN, WorkingCalendar, calendar_from_record
 from isg.sla.clock import Pause, compute_deadline, elapsed_working_time, ledger
 from isg.sla.durations import DurationError, parse_duration
 from isg.sla.policy import margin_time
 
 PARIS = ZoneInfo("Europe/Paris")
-FRANCE = calendar_from_record(
-    "FR",
-    {
-        "timezone": "Europe/Paris",
-        "working_days": ["mon", "tue", "wed", "thu", "fri"],
-        "working_hours": ["09:00-12:30", "13:30-17:30"],
-        "hours_per_day": 7.5,
-        "holidays": {"country": "FR"},
-        "closures": [{"date": "2026-12-24", "hours": ["13:30-17:30"], "reason": "Christmas Eve"}],
-    },
-)
+FRANCE = calendar_from_record("FR", FRANCE_CALENDAR)
 # The document's example speaks of plain office hours in CET.
 CET_OFFICE = calendar_from_record(
     "CET",

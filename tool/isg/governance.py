@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from isg.integrity import Rule, parse_date
+from isg.integrity import Rule
 from isg.model import Finding, Record, record_finding
 from isg.records import Registry
 from isg.schemas import SchemaSet
+from isg.times import parse_date
 
 MEMBERS_DIR = "records/members"
 VOTING_STATE_ROLES = ("operating", "contributing")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import datetime
 from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
@@ -20,6 +20,7 @@ import holidays
 from isg.model import KIND_BY_NAME, Finding, Record, record_finding
 from isg.records import Registry, record_path
 from isg.schemas import SchemaSet, iter_annotated
+from isg.times import parse_time
 
 PLACEHOLDER = "<REPLACE"
 # A solution is either of these; the first one reached meets the 'solution' milestone.
@@ -28,26 +29,6 @@ SOLUTIONS = ("workaround", "permanent_solution")
 MILESTONE_CHAIN = ("registration_confirmed", "initial_documentation", "analysis")
 
 Rule = Callable[[Registry, SchemaSet, datetime], Iterator[Finding]]
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An aware datetime from an ISO 8601 string with offset, else None (schema reports it)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
-def parse_date(value: Any) -> date | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 def check_ids(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:

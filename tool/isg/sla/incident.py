@@ -27,6 +27,7 @@ from isg.errors import IsgError
 from isg.sla.clock import Pause, compute_deadline, elapsed_working_time
 from isg.sla.context import SERVICE_PROVIDER, SlaContext
 from isg.sla.policy import MilestoneRule, Policy, compute_priority, margin_time, select_policy
+from isg.times import parse_time
 
 MET, WITHIN, BEYOND, AT_RISK, RUNNING = (
     "met",
@@ -143,37 +144,27 @@ def evaluate_state(
     return AT_RISK if remaining < target * at_risk_share else RUNNING
 
 
-def parse_instant(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
-
-
 def evaluate_incident(
     incident: Mapping[str, Any], context: SlaContext, *, now: datetime
 ) -> IncidentStatus:
     """Every milestone and eCAB duty of `incident` (a schema-valid record) at `now`."""
-    reported = parse_instant(incident.get("reported_at"))
+    reported = parse_time(incident.get("reported_at"))
     if reported is None:
         raise IsgError(f"incident {incident.get('id')}: reported_at is not a time with offset")
     policy = select_policy(context.policies, reported)
     history = classification_history(incident, policy)
     priority = history[-1].priority
-    times = {k: t for k, v in (incident.get("milestones") or {}).items() if (t := parse_instant(v))}
+    times = {k: t for k, v in (incident.get("milestones") or {}).items() if (t := parse_time(v))}
     solved = [times[k] for k in SOLUTIONS if k in times]
     if solved:
         times["solution"] = min(solved)
     closed = times.get("closed")
     pauses = tuple(
-        Pause(
-            start, parse_instant(p.get("end")), p.get("waiting_on", ""), p.get("reason", "")
-        ).until(min(now, closed) if closed else now)
+        Pause(start, parse_time(p.get("end")), p.get("waiting_on", ""), p.get("reason", "")).until(
+            min(now, closed) if closed else now
+        )
         for p in incident.get("pauses") or ()
-        if (start := parse_instant(p.get("start")))
+        if (start := parse_time(p.get("start")))
     )
     statuses = {}
     for rule in policy.milestones:
@@ -306,15 +297,15 @@ def classification_history(
 ) -> tuple[Classification, ...]:
     """Earlier classifications (oldest first) and the current one last."""
     earlier = sorted(
-        (r for r in incident.get("reclassifications") or () if parse_instant(r.get("at"))),
-        key=lambda r: parse_instant(r["at"]),  # type: ignore[arg-type, return-value]
+        (r for r in incident.get("reclassifications") or () if parse_time(r.get("at"))),
+        key=lambda r: parse_time(r["at"]),  # type: ignore[arg-type, return-value]
     )
     history = [
         Classification(
             r["impact"],
             r["urgency"],
             compute_priority(policy, impact=r["impact"], urgency=r["urgency"]),
-            until=parse_instant(r["at"]),
+            until=parse_time(r["at"]),
             reason=r.get("reason", ""),
         )
         for r in earlier

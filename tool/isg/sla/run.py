@@ -13,7 +13,8 @@ from isg.schemas import SchemaSet, check_record
 from isg.sla.context import SlaContext, build_context
 from isg.sla.durations import parse_duration
 from isg.sla.evidence import Evidence, judge_evidence
-from isg.sla.incident import SOLUTIONS, IncidentStatus, evaluate_incident, parse_instant
+from isg.sla.incident import SOLUTIONS, IncidentStatus, evaluate_incident
+from isg.times import parse_time
 
 FOUNDATION_KINDS = ("state", "organisation", "service-levels")
 
@@ -75,7 +76,7 @@ def collect_evidence(
             if m.completed_at is None:
                 continue
             keys = SOLUTIONS if m.milestone == "solution" else (m.milestone,)
-            key = next(k for k in keys if parse_instant(raw.get(k)) == m.completed_at)
+            key = next(k for k in keys if parse_time(raw.get(k)) == m.completed_at)
             calendar = run.context.calendar(m.calendar)
             found[(status.incident_id, m.milestone)] = judge_evidence(
                 m.completed_at,
