@@ -22,9 +22,9 @@ def test_clean_registry_prints_summary_and_exits_0(run_cli: RunCli, registry: Pa
     result = run_cli("validate", "--repo", str(registry), "--at", FIXED_AT)
     assert result.exit_code == 0
     assert result.output == (
-        "107 records (7 states, 4 organisations, 16 members, 1 service-levels, 10 cis,"
+        "108 records (7 states, 4 organisations, 16 members, 1 service-levels, 10 cis,"
         " 33 incidents, 4 problems, 3 known-errors, 13 rfcs, 4 releases, 6 knowledge,"
-        " 2 budgets, 4 improvements): 0 problems\n"
+        " 2 budgets, 4 improvements, 1 governance): 0 problems\n"
     )
 
 
@@ -50,7 +50,7 @@ def test_github_format_prints_escaped_annotations(run_cli: RunCli, registry: Pat
         f"::error file={INCIDENT},line=11,col=9,title=isg validate%3A schema::"
         "$.impact: 'urgent' is not one of ['high', 'medium', 'low']"
     )
-    assert result.output.splitlines()[1].startswith("::notice title=isg validate::107 records")
+    assert result.output.splitlines()[1].startswith("::notice title=isg validate::108 records")
 
 
 def test_json_format_is_a_sorted_list(run_cli: RunCli, registry: Path) -> None:
@@ -101,7 +101,7 @@ def test_every_broken_file_is_reported_not_just_the_first(run_cli: RunCli, regis
         "records/incidents/notes.txt:1:1:"
         " only .yaml records (and .patch/.diff beside RfCs) belong in records/",
         "records/stuff/x.yaml:1:1: records must be in records/<kind>/ where kind is one of:"
-        " budgets, cis, improvements, incidents, knowledge, known-errors, members,"
+        " budgets, cis, governance, improvements, incidents, knowledge, known-errors, members,"
         " organisations, problems, releases, rfcs, service-levels, states",
     ]
 

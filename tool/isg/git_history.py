@@ -106,3 +106,34 @@ def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], Fir
             if instant.tzinfo is not None:
                 found.setdefault((incident, match[1], instant), commit)
     return found
+
+
+class PullRequestTrees:
+    """The base and head of a pull request in a local clone, read as data (never checked out).
+
+    Paths are relative to the registry root, which must be the repository's top level.
+    """
+
+    def __init__(self, root: Path, base: str, head: str) -> None:
+        try:
+            self.repo = git.Repo(root, search_parent_directories=True)
+            self.base = self.repo.commit(base).hexsha
+            self.head = self.repo.commit(head).hexsha
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise RegistryError(f"{root} is not inside a git repository") from None
+        except (git.BadName, ValueError, git.GitCommandError):
+            raise RegistryError(f"unknown git revision '{base}' or '{head}'") from None
+        self.root = root
+
+    def changed_paths(self) -> frozenset[str]:
+        """Paths the pull request changes: from the merge base to the head."""
+        out = self.repo.git.diff("--name-only", "--no-renames", f"{self.base}...{self.head}")
+        return frozenset(line for line in out.splitlines() if line)
+
+    def changed_since(self, commit: str) -> frozenset[str] | None:
+        """Paths that differ between `commit` and the head; None if git does not know it."""
+        try:
+            out = self.repo.git.diff("--name-only", "--no-renames", f"{commit}", self.head)
+        except git.GitCommandError:
+            return None
+        return frozenset(line for line in out.splitlines() if line)

@@ -366,6 +366,43 @@ def check_releases(registry: Registry, schemas: SchemaSet, now: datetime) -> Ite
                 )
 
 
+def check_governance_rules(
+    registry: Registry, schemas: SchemaSet, now: datetime
+) -> Iterator[Finding]:
+    """Every rule a governance record names exists, and `kinds` names real kinds."""
+    for record in registry.of_kind("governance"):
+        data = record.data
+        rules: dict[str, Any] = data["rules"] if isinstance(data.get("rules"), dict) else {}
+        named: list[tuple[tuple[str | int, ...], Any]] = [
+            (("default_rule",), data.get("default_rule"))
+        ]
+        for key, value in (data.get("kinds") or {}).items():
+            if key not in KIND_BY_NAME:
+                yield record_finding(
+                    record,
+                    ("kinds", key),
+                    f"unknown record kind '{key}'",
+                    rule="governance",
+                    key=True,
+                    hint="kinds are: " + ", ".join(KIND_BY_NAME),
+                )
+            named.append((("kinds", key), value))
+        for key, value in (data.get("rfc_decisions") or {}).items():
+            named.append((("rfc_decisions", key), value))
+        for index, entry in enumerate(data.get("protected_paths") or []):
+            if isinstance(entry, dict):
+                named.append((("protected_paths", index, "rule"), entry.get("rule")))
+        for path, name in named:
+            if isinstance(name, str) and name not in rules:
+                yield record_finding(
+                    record,
+                    path,
+                    f"unknown rule '{name}'",
+                    rule="governance",
+                    hint="rules defined here: " + ", ".join(sorted(rules)),
+                )
+
+
 INTEGRITY_RULES: tuple[Rule, ...] = (
     check_ids,
     check_references,
@@ -376,4 +413,5 @@ INTEGRITY_RULES: tuple[Rule, ...] = (
     check_members,
     check_rfcs,
     check_releases,
+    check_governance_rules,
 )

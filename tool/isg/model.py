@@ -38,6 +38,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("knowledge", "knowledge", "KB"),
     Kind("budget", "budgets"),
     Kind("improvement", "improvements", "CSI"),
+    Kind("governance", "governance"),
 )
 KIND_BY_NAME: dict[str, Kind] = {kind.name: kind for kind in KINDS}
 KIND_BY_DIRECTORY: dict[str, Kind] = {kind.directory: kind for kind in KINDS}

@@ -165,4 +165,6 @@ def sub_schema(root: Schema, schema: Schema | None, key: str | int) -> Schema | 
         items = resolved.get("items")
         return items if isinstance(items, dict) else None
     sub = resolved.get("properties", {}).get(key)
+    if sub is None:
+        sub = resolved.get("additionalProperties")
     return sub if isinstance(sub, dict) else None

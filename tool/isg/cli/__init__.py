@@ -6,11 +6,14 @@ late, 2 usage or unreadable registry); everything else is in the library.
 
 from __future__ import annotations
 
+from isg.cli.approvals import approvals_group, check_command
 from isg.cli.common import cli
 from isg.cli.registry import fmt_command, new_command, validate_command
 from isg.cli.sla import priority_command, sla_group
 
 __all__ = [
+    "approvals_group",
+    "check_command",
     "cli",
     "fmt_command",
     "main",
