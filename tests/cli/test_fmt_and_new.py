@@ -134,7 +134,7 @@ def test_every_template_validates_once_placeholders_are_filled(
         "ci": "new-ci",
         "release": "9.0.0",
         "budget": "budget-2027",
-            "governance": "rules-2030",
+        "governance": "rules-2030",
     }.get(kind.name)  # type: ignore[attr-defined]
     path = new_record(
         registry,

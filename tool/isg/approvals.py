@@ -308,8 +308,7 @@ def _standings(
                     f"{review.login}: the author's or a pusher's own approval does not count"
                 )
             continue
-        member_seats = tuple(s for role in _ROLES for s in seats(base, role) if s.member == member)
-        standings.append(Standing(review, member, member_seats))
+        standings.append(Standing(review, member, member_seats(base, member)))
     return sorted(
         standings,
         key=lambda s: (s.review.submitted_at is None, s.review.submitted_at, s.review.review_id),
@@ -328,20 +327,20 @@ _ROLES = (
 )
 
 
-def _affiliation(standing: Standing, base: Registry) -> tuple[str | None, str | None]:
+def _affiliation(member: Record, base: Registry) -> tuple[str | None, str | None]:
     """('state', 'FR') / ('permanent-bureau', None) / ('service-provider', None)."""
-    data = standing.member.data
+    data = member.data
     if isinstance(data.get("state"), str):
         return "state", data["state"]
     organisation = base.get("organisation", str(data.get("organisation")))
     return (organisation.data.get("type") if organisation else None), None
 
 
-def _holds(standing: Standing, requirement: Mapping[str, Any], at: datetime) -> bool:
+def _holds(member_seats: Iterable[Seat], requirement: Mapping[str, Any], at: datetime) -> bool:
     role = requirement.get("role")
     if role is None:
         return True
-    for seat in standing.seat_roles:
+    for seat in member_seats:
         if seat.role.get("role") != role or not seat.active_on(at.date()):
             continue
         if requirement.get("voting") and seat.role.get("voting") is not True:
@@ -369,7 +368,7 @@ def _evaluate_rule(
     for standing in standings:
         review = standing.review
         if review.state == CHANGES_REQUESTED:
-            if consensus_role and _holds(standing, {"role": consensus_role}, at):
+            if consensus_role and _holds(standing.seat_roles, {"role": consensus_role}, at):
                 result.blockers.append(
                     f"changes requested by {standing.member.id} ({_describe(standing, base)})"
                 )
@@ -409,9 +408,9 @@ def _fill(
     states: set[str] = set()
     taken = 0
     for standing in fresh:
-        if standing.member.id in used or not _holds(standing, requirement, at):
+        if standing.member.id in used or not _holds(standing.seat_roles, requirement, at):
             continue
-        kind, state = _affiliation(standing, base)
+        kind, state = _affiliation(standing.member, base)
         if kind != affiliation:
             continue
         if affiliation == "state":
@@ -457,5 +456,31 @@ def _missing_text(requirement: Mapping[str, Any], count: int) -> str:
 
 
 def _describe(standing: Standing, base: Registry) -> str:
-    kind, state = _affiliation(standing, base)
+    kind, state = _affiliation(standing.member, base)
     return f"State {state}" if kind == "state" else AFFILIATION_NAMES.get(str(kind), str(kind))
+
+
+def member_seats(base: Registry, member: Record) -> tuple[Seat, ...]:
+    """Every role `member` holds, as seats."""
+    return tuple(s for role in _ROLES for s in seats(base, role) if s.member == member)
+
+
+def eligible_members(base: Registry, rule_name: str, at: datetime) -> list[Record]:
+    """Members who could fill some requirement of the rule at `at` (for CODEOWNERS).
+
+    The monthly eCAB rota is left out, so the list changes only when roles do.
+    """
+    rule = _rule(_rules_record(base), rule_name)
+    requirements = [{k: v for k, v in req.items() if k != "on_duty"} for req in rule["requires"]]
+    found = []
+    for member in base.of_kind("member"):
+        held = member_seats(base, member)
+        kind, _ = _affiliation(member, base)
+        if any(kind == req["affiliation"] and _holds(held, req, at) for req in requirements):
+            found.append(member)
+    return found
+
+
+def rules_record(base: Registry) -> Mapping[str, Any]:
+    """The governance record in force (the one with the latest effective_from)."""
+    return _rules_record(base)

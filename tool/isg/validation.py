@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 
 from isg.canonical import schema_header
+from isg.codeowners import CODEOWNERS_PATH, render_codeowners
+from isg.errors import IsgError
 from isg.git_history import read_record_files_at
 from isg.governance import GOVERNANCE_RULES
 from isg.integrity import INTEGRITY_RULES
@@ -85,6 +87,30 @@ def _without_placeholder_echoes(findings: set[Finding]) -> set[Finding]:
     }
 
 
+def check_codeowners(root: Path, registry: Registry, *, now: datetime) -> list[Finding]:
+    """In a full repository (one with .github/), CODEOWNERS must match the records."""
+    if not (root / ".github").is_dir() or not registry.of_kind("governance"):
+        return []
+    path = root / CODEOWNERS_PATH
+    try:
+        expected = render_codeowners(registry, at=now)
+    except IsgError:
+        return []  # the governance record's own findings say why
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if current == expected:
+        return []
+    return [
+        Finding(
+            path=CODEOWNERS_PATH,
+            line=1,
+            column=1,
+            rule="codeowners",
+            message="missing" if current is None else "out of date with the records",
+            hint="run isg codeowners",
+        )
+    ]
+
+
 def validate_repository(
     root: Path, *, now: datetime, base_ref: str | None = None, paths: Sequence[str] = ()
 ) -> ValidationResult:
@@ -93,6 +119,7 @@ def validate_repository(
     head = parse_registry(read_record_files(root))
     base = parse_registry(read_record_files_at(root, base_ref)) if base_ref else None
     result = check_registry(head, schemas, now=now, base=base)
+    result.record_findings(check_codeowners(root, head, now=now))
     if paths:
         result.only_paths(paths)
     return result

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from isg.cli.approvals import approvals_group, check_command
 from isg.cli.common import cli
-from isg.cli.registry import fmt_command, new_command, validate_command
+from isg.cli.registry import codeowners_command, fmt_command, new_command, validate_command
 from isg.cli.sla import priority_command, sla_group
 
 __all__ = [
     "approvals_group",
     "check_command",
     "cli",
+    "codeowners_command",
     "fmt_command",
     "main",
     "new_command",

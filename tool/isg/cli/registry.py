@@ -10,8 +10,9 @@ import click
 
 from isg.canonical import format_registry
 from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
+from isg.codeowners import CODEOWNERS_PATH, render_codeowners
 from isg.model import KIND_BY_NAME
-from isg.records import parse_registry, read_record_files
+from isg.records import parse_registry, read_record_files, write_atomic
 from isg.report import REPORTER_BY_NAME
 from isg.scaffold import new_record
 from isg.schemas import load_schemas
@@ -115,3 +116,28 @@ def new_command(kind: str, repo: Path | None, record_id: str | None) -> None:
     root = registry_root(repo)
     path = new_record(root, KIND_BY_NAME[kind], now=datetime.now(UTC), record_id=record_id)
     click.echo(path.relative_to(root).as_posix())
+
+
+@cli.command("codeowners")
+@repo_option
+@click.option(
+    "--check", is_flag=True, help="Only say whether the file is up to date; exit 1 if not."
+)
+@library_errors
+def codeowners_command(repo: Path | None, check: bool) -> None:
+    """Write .github/CODEOWNERS from the governance rules and the members' roles today.
+
+    \b
+    Example:
+      isg codeowners
+    """
+    root = registry_root(repo)
+    text = render_codeowners(parse_registry(read_record_files(root)), at=datetime.now(UTC))
+    path = root / CODEOWNERS_PATH
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if check:
+        click.echo(f"{CODEOWNERS_PATH}: {'up to date' if current == text else 'out of date'}")
+        sys.exit(0 if current == text else 1)
+    if current != text:
+        write_atomic(path, text)
+    click.echo(CODEOWNERS_PATH)
