@@ -171,3 +171,64 @@ def test_codeowners_is_generated_and_checked_by_validate(run_cli: RunCli, regist
     stale = run_cli("validate", "--repo", str(registry), "--at", FIXED_AT)
     assert ".github/CODEOWNERS:1:1: out of date with the records" in stale.output
     assert run_cli("codeowners", "--check", "--repo", str(registry)).exit_code == 1
+
+
+def test_record_writes_who_approved_into_the_rfc(run_cli: RunCli, git_repo: Path) -> None:
+    head = _approve(git_repo)
+    members = ["pb-coordinator", "sp-service-manager", "fr-delegate", "br-delegate"]
+    reviews_file = git_repo.parent / "reviews.json"
+    reviews_file.write_text(
+        json.dumps([review_json(git_repo, m, head, i) for i, m in enumerate(members)])
+    )
+    result = run_cli(
+        "approvals",
+        "record",
+        "--base",
+        "main",
+        "--head",
+        "approve",
+        "--reviews",
+        str(reviews_file),
+        "--author",
+        "mt-delegate-demo",
+        "--pr",
+        "7",
+        "--at",
+        FIXED_AT,
+        "--repo",
+        str(git_repo),
+    )
+    assert (result.exit_code, result.output) == (0, f"{MT_RFC}\n")
+    text = (git_repo / MT_RFC).read_text()
+    assert text.split("decision:\n", 1)[1].split("cis:", 1)[0] == (
+        "  outcome: approved\n  at: '2026-11-27T09:00:00+01:00'\n  by: cab\n"
+        "  pull_request: 7\n  approvals:\n"
+        "  - member: pb-coordinator\n    as: Permanent Bureau (cab)\n"
+        "    at: '2026-11-27T10:00:00+00:00'\n"
+        "  - member: sp-service-manager\n    as: Service Provider (cab)\n"
+        "    at: '2026-11-27T10:01:00+00:00'\n"
+        "  - member: fr-delegate\n    as: State FR (cab)\n    at: '2026-11-27T10:02:00+00:00'\n"
+        "  - member: br-delegate\n    as: State BR (cab)\n    at: '2026-11-27T10:03:00+00:00'\n"
+    )
+    assert (
+        run_cli(
+            "validate", str(git_repo / MT_RFC), "--repo", str(git_repo), "--at", FIXED_AT
+        ).exit_code
+        == 0
+    )
+
+
+def test_watch_lists_emergency_changes_owing_a_retrospective_review(
+    run_cli: RunCli, registry: Path
+) -> None:
+    emergency = next(
+        p for p in (registry / "records/rfcs").glob("*.yaml") if "type: emergency" in p.read_text()
+    )
+    text = emergency.read_text()
+    emergency.write_text(
+        "\n".join(line for line in text.splitlines() if "retrospective_review" not in line) + "\n"
+    )
+    result = run_cli("sla", "watch", "--at", FIXED_AT, "--repo", str(registry))
+    lines = result.output.splitlines()
+    index = lines.index("Emergency changes awaiting the full CAB's retrospective review:")
+    assert lines[index + 1].startswith(f"{emergency.stem} eCAB decision 2026-01-12T13:30:00+01:00")

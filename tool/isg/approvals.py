@@ -30,6 +30,7 @@ Review semantics:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -484,3 +485,42 @@ def eligible_members(base: Registry, rule_name: str, at: datetime) -> list[Recor
 def rules_record(base: Registry) -> Mapping[str, Any]:
     """The governance record in force (the one with the latest effective_from)."""
     return _rules_record(base)
+
+
+def decided_rfcs(decision: ApprovalDecision, head: Registry) -> dict[str, list[Counted]]:
+    """For each RfC the pull request approved or rejected: the approvals that decided it."""
+    found: dict[str, list[Counted]] = {}
+    for rule in decision.rules:
+        for reason in rule.reasons:
+            path, _, text = reason.partition(": ")
+            record = head.by_path().get(path)
+            if record is None or record.kind.name != "rfc" or " becomes " not in text:
+                continue
+            found.setdefault(path, []).extend(rule.counted)
+    return found
+
+
+def with_recorded_approvals(
+    rfc: Mapping[str, Any], approvals: Iterable[Counted], *, pull_request: int
+) -> dict[str, Any]:
+    """The RfC's data with `decision.pull_request` and `decision.approvals` filled in."""
+    data = copy.deepcopy(dict(rfc))
+    decision = data.setdefault("decision", {})
+    decision["pull_request"] = pull_request
+    decision["approvals"] = [
+        {"member": c.member, "as": c.as_what, **({"at": c.at.isoformat()} if c.at else {})}
+        for c in approvals
+    ]
+    return data
+
+
+def owed_retrospective_reviews(registry: Registry) -> list[Record]:
+    """Emergency RfCs decided by the eCAB that the full CAB has not reviewed yet."""
+    return [
+        r
+        for r in sorted(registry.of_kind("rfc"), key=lambda r: r.id)
+        if r.data.get("type") == "emergency"
+        and isinstance(r.data.get("decision"), dict)
+        and r.data["decision"].get("outcome") == "approved"
+        and not r.data["decision"].get("retrospective_review")
+    ]

@@ -7,12 +7,21 @@ from pathlib import Path
 
 import click
 
-from isg.approvals import PullRequest, evaluate_approvals
+from isg.approvals import (
+    ApprovalDecision,
+    PullRequest,
+    decided_rfcs,
+    evaluate_approvals,
+    with_recorded_approvals,
+)
 from isg.approvals_report import APPROVAL_REPORTER_BY_NAME
+from isg.canonical import canonical_text
 from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
 from isg.git_history import PullRequestTrees, read_record_files_at
 from isg.github_api import parse_reviews
-from isg.records import parse_registry
+from isg.model import KIND_BY_NAME
+from isg.records import Registry, parse_registry, write_atomic
+from isg.schemas import load_schemas
 
 
 @cli.group("approvals")
@@ -23,6 +32,31 @@ def approvals_group() -> None:
     Example:
       isg approvals check --base origin/main --head HEAD --reviews reviews.json --author fr-x
     """
+
+
+def _decide(
+    root: Path,
+    base_ref: str,
+    head_ref: str,
+    reviews_text: str,
+    author: str,
+    pushers: tuple[str, ...],
+    at: str | None,
+) -> tuple[ApprovalDecision, Registry]:
+    now = parse_at(at)
+    trees = PullRequestTrees(root, base_ref, head_ref)
+    reviews = parse_reviews(reviews_text)
+    head = parse_registry(read_record_files_at(root, trees.head))
+    decision = evaluate_approvals(
+        base=parse_registry(read_record_files_at(root, trees.base)),
+        head=head,
+        changed_paths=trees.changed_paths(),
+        reviews=reviews,
+        pull_request=PullRequest(author=author, head_sha=trees.head, pushers=pushers),
+        changed_since=trees.changed_since,
+        at=now,
+    )
+    return decision, head
 
 
 @approvals_group.command("check")
@@ -76,18 +110,66 @@ def check_command(
       isg approvals check --base origin/main --head pr-7 --reviews reviews.json \\
           --author fr-delegate-demo --format markdown
     """
-    now = parse_at(at)
     root = registry_root(repo)
-    trees = PullRequestTrees(root, base_ref, head_ref)
-    reviews = parse_reviews(reviews_file.read())
-    decision = evaluate_approvals(
-        base=parse_registry(read_record_files_at(root, trees.base)),
-        head=parse_registry(read_record_files_at(root, trees.head)),
-        changed_paths=trees.changed_paths(),
-        reviews=reviews,
-        pull_request=PullRequest(author=author, head_sha=trees.head, pushers=pushers),
-        changed_since=trees.changed_since,
-        at=now,
-    )
+    decision, _ = _decide(root, base_ref, head_ref, reviews_file.read(), author, pushers, at)
     click.echo(APPROVAL_REPORTER_BY_NAME[fmt](decision), nl=False)
     sys.exit(0 if decision.may_merge else 1)
+
+
+@approvals_group.command("record")
+@click.option(
+    "--base",
+    "base_ref",
+    required=True,
+    metavar="REF",
+    help="The merged pull request's base (the merge commit's first parent).",
+)
+@click.option(
+    "--head", "head_ref", required=True, metavar="REF", help="The merged pull request's head."
+)
+@click.option(
+    "--reviews",
+    "reviews_file",
+    required=True,
+    type=click.File("r"),
+    help="The pull request's reviews as JSON, or - for stdin.",
+)
+@click.option("--author", required=True, help="GitHub login of the pull request's author.")
+@click.option("--pusher", "pushers", multiple=True, help="Who pushed the head commit.")
+@click.option(
+    "--pr",
+    "pr_number",
+    required=True,
+    type=click.IntRange(min=1),
+    help="The pull request's number.",
+)
+@click.option("--at", metavar="ISO", help="When it was merged (default now).")
+@repo_option
+@library_errors
+def record_command(
+    base_ref: str,
+    head_ref: str,
+    reviews_file: click.utils.LazyFile,
+    author: str,
+    pushers: tuple[str, ...],
+    pr_number: int,
+    at: str | None,
+    repo: Path | None,
+) -> None:
+    """Write into each RfC a merged pull request decided who approved it, as what and when.
+
+    Run on the default branch after the merge (cab-record.yml); prints the files written.
+
+    \b
+    Example:
+      isg approvals record --base HEAD^1 --head HEAD^2 --reviews reviews.json \\
+          --author fr-delegate-demo --pr 7
+    """
+    root = registry_root(repo)
+    decision, head = _decide(root, base_ref, head_ref, reviews_file.read(), author, pushers, at)
+    schema = load_schemas(root).for_kind(KIND_BY_NAME["rfc"])
+    for path, approvals in sorted(decided_rfcs(decision, head).items()):
+        record = head.by_path()[path]
+        data = with_recorded_approvals(record.data, approvals, pull_request=pr_number)
+        write_atomic(root / path, canonical_text(record.kind, data, schema))
+        click.echo(path)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from isg.approvals import owed_retrospective_reviews
 from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
 from isg.errors import UsageError
 from isg.git_history import first_recorded_milestones
@@ -21,6 +22,7 @@ from isg.sla.incident import LATE_STATES
 from isg.sla.output import (
     describe_priority,
     ledger_text,
+    retrospective_text,
     status_json,
     status_text,
     watch_items,
@@ -241,9 +243,12 @@ def watch_command(at: str | None, fmt: str, repo: Path | None) -> None:
     Example:
       isg sla watch --format markdown >> "$GITHUB_STEP_SUMMARY"
     """
-    _, _, run, now = _run(repo, at)
+    _, registry, run, now = _run(repo, at)
     items = watch_items(run.statuses)
     click.echo(watch_text(items, now, _zones(run), markdown=fmt == "markdown"), nl=False)
+    owed = owed_retrospective_reviews(registry)
+    if owed:
+        click.echo(retrospective_text(owed, markdown=fmt == "markdown"), nl=False)
     urgent = [
         i for i in items if i[0].priority in WATCH_EXIT_PRIORITIES and i[1].state in LATE_STATES
     ]

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from isg.business_calendar import Segment
+from isg.model import Record
 from isg.sla.evidence import Evidence
 from isg.sla.incident import IncidentStatus, MilestoneStatus
 
@@ -247,3 +248,17 @@ def ledger_text(segments: Sequence[Segment], zone: Any) -> list[str]:
     return [
         "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
+
+
+def retrospective_text(rfcs: Sequence[Record], *, markdown: bool = False) -> str:
+    """Emergency changes the eCAB approved that still owe the full CAB's review."""
+    title = "Emergency changes awaiting the full CAB's retrospective review"
+    rows = [
+        (r.id, str(r.data.get("title", "")), str(r.data["decision"].get("at", ""))) for r in rfcs
+    ]
+    if markdown:
+        lines = ["", f"### {title}", "", "| RfC | title | eCAB decision |", "|---|---|---|"]
+        lines += [f"| {i} | {t} | {a} |" for i, t, a in rows]
+    else:
+        lines = [f"{title}:"] + [f"{i} eCAB decision {a}: {t}" for i, t, a in rows]
+    return "\n".join(lines) + "\n"
