@@ -6,10 +6,8 @@ with the fields a case needs changed.
 
 from __future__ import annotations
 
-import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +16,8 @@ from conftest import REPO_ROOT
 from isg.approvals import ApprovalDecision, PullRequest, evaluate_approvals
 from isg.github_api import parse_reviews
 from isg.records import parse_registry, read_record_files
+from test_approvals_helpers import WEBHOOK_REVIEW, make_review
 
-FIXTURES = Path(__file__).parents[1] / "fixtures" / "github"
-WEBHOOK_REVIEW = json.loads((FIXTURES / "pull_request_review.submitted.1.json").read_text())
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # eCAB on duty: Brazil (October-December)
 HEAD, OLD = "a" * 40, "b" * 40
 MT_RFC = "records/rfcs/RFC-2026-GS4XV.yaml"  # Malta, normal change, assessed
@@ -43,19 +40,14 @@ def review(
     minute: int = 0,
     login: str | None = None,
 ) -> dict[str, Any]:
-    """A REST-shaped review made from the real webhook payload's review object."""
-    item = copy.deepcopy(WEBHOOK_REVIEW["review"])
-    item["id"] = 1000 + minute
-    item["state"] = state
-    item["commit_id"] = commit
-    item["submitted_at"] = f"2026-11-27T10:{minute:02d}:00Z"
+    """A REST-shaped review; `@name` is a non-member, None a deleted account."""
     if member is None:
-        item["user"] = None  # a deleted account
+        user = None
     elif member.startswith("@"):
-        item["user"] = {**item["user"], "login": member[1:], "id": 424242}  # not a member
+        user = {"login": member[1:], "id": 424242}
     else:
-        item["user"] = {**item["user"], "login": login or f"{member}-demo", "id": github_id(member)}
-    return item
+        user = {"login": login or f"{member}-demo", "id": github_id(member)}
+    return make_review(user, state=state, commit=commit, minute=minute, first_id=1000)
 
 
 def edit(files: dict[str, bytes], path: str, old: str, new: str) -> None:

@@ -16,7 +16,7 @@ from isg.approvals import (
 )
 from isg.approvals_report import APPROVAL_REPORTER_BY_NAME
 from isg.canonical import canonical_text
-from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
+from isg.cli.common import F, cli, library_errors, parse_at, registry_root, repo_option
 from isg.git_history import PullRequestTrees, read_record_files_at
 from isg.github_api import parse_reviews
 from isg.model import KIND_BY_NAME
@@ -59,30 +59,46 @@ def _decide(
     return decision, head
 
 
+def pull_request_options(func: F) -> F:
+    """The options that describe a pull request, shared by check and record."""
+    for option in reversed(_PR_OPTIONS):
+        func = option(func)
+    return func
+
+
+_PR_OPTIONS = [
+    click.option(
+        "--base",
+        "base_ref",
+        required=True,
+        metavar="REF",
+        help="The pull request's base (its rules and members are trusted).",
+    ),
+    click.option(
+        "--head", "head_ref", required=True, metavar="REF", help="The pull request's head."
+    ),
+    click.option(
+        "--reviews",
+        "reviews_file",
+        required=True,
+        type=click.File("r"),
+        help="GET /repos/{o}/{r}/pulls/{n}/reviews as JSON (all pages), or - for stdin.",
+    ),
+    click.option("--author", required=True, help="GitHub login of the pull request's author."),
+    click.option(
+        "--pusher",
+        "pushers",
+        multiple=True,
+        help="GitHub login of who pushed the head commit; repeat for several.",
+    ),
+    click.option(
+        "--at", metavar="ISO", help="Decide as of this time (default now; record: merged_at)."
+    ),
+]
+
+
 @approvals_group.command("check")
-@click.option(
-    "--base",
-    "base_ref",
-    required=True,
-    metavar="REF",
-    help="The pull request's base (its rules and members are trusted).",
-)
-@click.option("--head", "head_ref", required=True, metavar="REF", help="The pull request's head.")
-@click.option(
-    "--reviews",
-    "reviews_file",
-    required=True,
-    type=click.File("r"),
-    help="GET /repos/{o}/{r}/pulls/{n}/reviews as JSON (all pages), or - for stdin.",
-)
-@click.option("--author", required=True, help="GitHub login of the pull request's author.")
-@click.option(
-    "--pusher",
-    "pushers",
-    multiple=True,
-    help="GitHub login of who pushed the head commit; repeat for several.",
-)
-@click.option("--at", metavar="ISO", help="Decide as of this time (default now).")
+@pull_request_options
 @click.option(
     "--format",
     "fmt",
@@ -117,25 +133,7 @@ def check_command(
 
 
 @approvals_group.command("record")
-@click.option(
-    "--base",
-    "base_ref",
-    required=True,
-    metavar="REF",
-    help="The merged pull request's base (the merge commit's first parent).",
-)
-@click.option(
-    "--head", "head_ref", required=True, metavar="REF", help="The merged pull request's head."
-)
-@click.option(
-    "--reviews",
-    "reviews_file",
-    required=True,
-    type=click.File("r"),
-    help="The pull request's reviews as JSON, or - for stdin.",
-)
-@click.option("--author", required=True, help="GitHub login of the pull request's author.")
-@click.option("--pusher", "pushers", multiple=True, help="Who pushed the head commit.")
+@pull_request_options
 @click.option(
     "--pr",
     "pr_number",
@@ -143,7 +141,6 @@ def check_command(
     type=click.IntRange(min=1),
     help="The pull request's number.",
 )
-@click.option("--at", metavar="ISO", help="When it was merged (default now).")
 @repo_option
 @library_errors
 def record_command(
