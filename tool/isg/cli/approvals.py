@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -111,7 +112,7 @@ _PR_OPTIONS = [
 def check_command(
     base_ref: str,
     head_ref: str,
-    reviews_file: click.utils.LazyFile,
+    reviews_file: TextIO,
     author: str,
     pushers: tuple[str, ...],
     at: str | None,
@@ -146,7 +147,7 @@ def check_command(
 def record_command(
     base_ref: str,
     head_ref: str,
-    reviews_file: click.utils.LazyFile,
+    reviews_file: TextIO,
     author: str,
     pushers: tuple[str, ...],
     pr_number: int,
