@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test lint fmt clean
+.PHONY: run test lint fmt clean serve golden
 
 $(BIN)/isg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,15 @@ run: $(BIN)/isg
 	$(BIN)/isg validate
 	$(BIN)/isg fmt --check
 	-$(BIN)/isg sla watch
+	$(BIN)/isg site build --at "$$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+## serve: preview the built site on http://127.0.0.1:8000/
+serve: $(BIN)/isg
+	$(BIN)/isg site serve
+
+## golden: regenerate the golden site of tests/golden/registry (review the diff, then commit)
+golden: $(BIN)/isg
+	$(BIN)/isg site build --repo tests/golden/registry --site-dir site --out tests/golden/expected --at 2026-11-27T12:00:00Z
 
 ## test: the whole test suite, then lint and type checks
 test: $(BIN)/isg

@@ -137,3 +137,14 @@ class PullRequestTrees:
         except git.GitCommandError:
             return None
         return frozenset(line for line in out.splitlines() if line)
+
+
+def head_commit_time(root: Path) -> datetime:
+    """When the checked-out commit was made (the reproducible 'as of' of a build)."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        return repo.head.commit.committed_datetime
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
+        raise RegistryError(
+            f"{root} is not a git checkout with a commit: give --at or SOURCE_DATE_EPOCH"
+        ) from None

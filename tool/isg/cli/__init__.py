@@ -9,10 +9,12 @@ from __future__ import annotations
 from isg.cli.approvals import approvals_group, check_command
 from isg.cli.common import cli
 from isg.cli.registry import codeowners_command, fmt_command, new_command, validate_command
+from isg.cli.site import build_command, serve_command, site_group
 from isg.cli.sla import priority_command, sla_group
 
 __all__ = [
     "approvals_group",
+    "build_command",
     "check_command",
     "cli",
     "codeowners_command",
@@ -20,6 +22,8 @@ __all__ = [
     "main",
     "new_command",
     "priority_command",
+    "serve_command",
+    "site_group",
     "sla_group",
     "validate_command",
 ]

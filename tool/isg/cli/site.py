@@ -1,0 +1,112 @@
+"""`isg site build` and `isg site serve`: the public knowledge site."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
+from isg.errors import UsageError
+from isg.git_history import head_commit_time
+from isg.records import parse_registry, read_record_files
+from isg.render.builder import gather, render_site, write_site
+from isg.schemas import load_schemas
+
+
+def _as_of(at: str | None, root: Path) -> datetime:
+    """--at, else SOURCE_DATE_EPOCH, else the time of the commit being built."""
+    if at is not None:
+        return parse_at(at)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return datetime.fromtimestamp(int(epoch), tz=UTC)
+        except ValueError:
+            raise UsageError(f"SOURCE_DATE_EPOCH={epoch!r} is not a number of seconds") from None
+    return head_commit_time(root)
+
+
+@cli.group("site")
+def site_group() -> None:
+    """The public knowledge site (static HTML, feeds, open data).
+
+    \b
+    Example:
+      isg site build --at 2026-11-27T12:00:00Z && isg site serve
+    """
+
+
+@site_group.command("build")
+@repo_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: _site in the registry).",
+)
+@click.option(
+    "--at",
+    metavar="ISO",
+    help="Status as of this time (default SOURCE_DATE_EPOCH, else the HEAD commit).",
+)
+@click.option(
+    "--internal", is_flag=True, help="The members' build: include internal records and fields."
+)
+@click.option(
+    "--site-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Templates and assets (default: site/ in the registry).",
+)
+@library_errors
+def build_command(
+    repo: Path | None, out: Path | None, at: str | None, internal: bool, site_dir: Path | None
+) -> None:
+    """Build the static site; the same commit and --at give the same bytes.
+
+    \b
+    Example:
+      isg site build --at 2026-11-27T12:00:00Z --out _site
+    """
+    root = registry_root(repo)
+    now = _as_of(at, root)
+    registry = parse_registry(read_record_files(root))
+    schemas = load_schemas(root)
+    data = gather(registry, schemas, at=now, internal=internal)
+    files = render_site(data, site_dir or root / "site", internal=internal)
+    target = out or root / "_site"
+    write_site(files, target)
+    click.echo(f"{len(files)} files written to {target} (status as of {now.isoformat()})")
+
+
+@site_group.command("serve")
+@repo_option
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The built site (default: _site in the registry).",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@library_errors
+def serve_command(repo: Path | None, out: Path | None, port: int) -> None:
+    """Preview the built site on http://127.0.0.1:PORT/ (local only).
+
+    \b
+    Example:
+      isg site serve --port 8000
+    """
+    folder = out or registry_root(repo) / "_site"
+    if not (folder / "index.html").is_file():
+        raise UsageError(f"no site in {folder}; run isg site build first")
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+        click.echo(f"serving {folder} on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C)")
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()

@@ -1,0 +1,153 @@
+"""Build the site: gather, render every page with one Jinja2 environment, write atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from isg.errors import IsgError
+from isg.model import KIND_BY_DIRECTORY
+from isg.records import Registry
+from isg.render.feeds import atom_feed, export_json, release_calendar, search_index_js
+from isg.render.markdown import render_markdown
+from isg.render.pages import KIND_PAGES, Page, SiteData, plan_pages, recent_changes, url
+from isg.render.public import publishable
+from isg.render.svg import release_timeline, state_badge
+from isg.schemas import SchemaSet
+from isg.sla.chart import render_sla_svg
+from isg.sla.run import evaluate_registry
+
+SEARCH_FIELDS = ("description", "body", "root_cause", "workaround", "notes")
+MAX_SEARCH_TEXT = 2000
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " base-uri 'none'; form-action 'none'"
+)
+
+
+class SiteError(IsgError):
+    """The site cannot be built (missing templates, an unusable output folder)."""
+
+
+def make_environment(site_dir: Path) -> Environment:
+    """The one Jinja2 environment: autoescape everywhere, undefined names are errors."""
+    templates = site_dir / "templates"
+    if not templates.is_dir():
+        raise SiteError(f"no templates in {templates}")
+    env = Environment(
+        loader=FileSystemLoader(templates),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["markdown"] = render_markdown
+    env.filters["badge"] = state_badge
+    env.filters["when"] = _when
+    env.globals["url"] = url
+    env.globals["csp"] = CSP
+    return env
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    return "" if value is None else str(value)
+
+
+def gather(registry: Registry, schemas: SchemaSet, *, at: datetime, internal: bool) -> SiteData:
+    """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`."""
+    records: dict[str, dict[str, dict[str, Any]]] = {}
+    for path, data in publishable(registry, schemas, internal=internal).items():
+        kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
+        records.setdefault(kind, {})[str(data.get("id"))] = data
+    shown = set(records.get("incident", {}))
+    run = evaluate_registry(registry, schemas, now=at)
+    sla = {s.incident_id: s for s in run.statuses if s.incident_id in shown}
+    return SiteData(at=at, records=records, sla=sla)
+
+
+def render_site(data: SiteData, site_dir: Path, *, internal: bool) -> dict[str, bytes]:
+    """Every output file of the site, by relative path."""
+    env = make_environment(site_dir)
+    files: dict[str, bytes] = {}
+    for page in plan_pages(data):
+        files[page.path] = _render(env, page, data, internal=internal)
+    releases = sorted(data.of("release"), key=lambda r: r.get("planned_date", ""))
+    files["feed.atom"] = atom_feed(recent_changes(data), data.at)
+    files["releases.ics"] = release_calendar(releases, data.at)
+    files["data/records.json"] = export_json(data.records, data.at)
+    files["assets/search-index.js"] = search_index_js(_search_entries(data))
+    statuses = [data.sla[key] for key in sorted(data.sla)]
+    files["sla.svg"] = render_sla_svg(statuses, data.at).encode()
+    for asset in sorted((site_dir / "static").glob("*")):
+        if asset.is_file() and not asset.is_symlink():
+            files[f"assets/{asset.name}"] = asset.read_bytes()
+    return files
+
+
+def _render(env: Environment, page: Page, data: SiteData, *, internal: bool) -> bytes:
+    template = env.get_template(page.template)
+    text = template.render(
+        page=page,
+        root=page.root,
+        at=data.at,
+        data=data,
+        internal=internal,
+        timeline=release_timeline,
+        **page.context,
+    )
+    return text.encode("utf-8")
+
+
+def _search_entries(data: SiteData) -> list[dict[str, str]]:
+    entries: list[dict[str, str]] = []
+    for kind in KIND_PAGES:
+        for record in data.of(kind):
+            text = " ".join(str(record.get(f, "")) for f in SEARCH_FIELDS if record.get(f))
+            entries.append(
+                {
+                    "url": url(kind, record["id"]),
+                    "kind": kind,
+                    "id": record["id"],
+                    "title": str(record.get("title") or record.get("name") or record["id"]),
+                    "text": text[:MAX_SEARCH_TEXT],
+                }
+            )
+    return entries
+
+
+def write_site(files: Mapping[str, bytes], out: Path) -> None:
+    """Write all files to a fresh folder beside `out`, then swap it in (never half a site)."""
+    out = out.resolve()
+    if out.exists() and (out.is_symlink() or not out.is_dir()):
+        raise SiteError(f"{out} exists and is not a folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for rel, content in sorted(files.items()):
+            target = staging / rel
+            if ".." in Path(rel).parts or Path(rel).is_absolute():
+                raise SiteError(f"refusing to write outside the site: {rel}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content)
+        os.chmod(staging, 0o755)
+        old = out.with_name(f".{out.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        if out.exists():
+            out.rename(old)
+        staging.rename(out)
+        if old.exists():
+            shutil.rmtree(old)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)

@@ -1,0 +1,432 @@
+"""What the site shows: every page as a template name and its context, from public data.
+
+Pure: takes the redacted record data, the SLA statuses and `at`; returns `Page` values. The
+builder renders and writes them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from isg.sla.incident import IncidentStatus
+from isg.sla.output import describe_priority
+from isg.times import parse_date, parse_time
+
+INSTALL_WITHIN_DAYS = 92  # "within three months of the release date"
+STATE_RANK = {
+    "late-beyond-margin": 0,
+    "late-within-margin": 1,
+    "at-risk": 2,
+    "running": 3,
+    "met": 4,
+}
+KIND_PAGES = {  # kind -> (folder, title of the list)
+    "incident": ("incidents", "Incidents"),
+    "problem": ("problems", "Problems"),
+    "known-error": ("known-errors", "Known errors"),
+    "rfc": ("rfcs", "Requests for change"),
+    "release": ("releases", "Releases"),
+    "ci": ("cis", "Configuration items"),
+    "knowledge": ("knowledge", "Knowledge articles"),
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    """One HTML page: where it goes, which template, and what it shows."""
+
+    path: str
+    template: str
+    title: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def root(self) -> str:
+        """The relative prefix from this page to the site root ('' or '../')."""
+        return "../" * self.path.count("/")
+
+
+@dataclass
+class SiteData:
+    """Public records by kind and ID, with the SLA state of incidents at `at`."""
+
+    at: datetime
+    records: dict[str, dict[str, dict[str, Any]]]
+    sla: dict[str, IncidentStatus]
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [self.records.get(kind, {})[key] for key in sorted(self.records.get(kind, {}))]
+
+    def get(self, kind: str, record_id: Any) -> dict[str, Any] | None:
+        return self.records.get(kind, {}).get(str(record_id))
+
+
+def url(kind: str, record_id: str) -> str:
+    """Site-relative URL of a record's page."""
+    return f"{KIND_PAGES[kind][0]}/{record_id}.html"
+
+
+def worst_state(status: IncidentStatus | None) -> str:
+    if status is None or not status.milestones:
+        return "met"
+    return min((m.state for m in status.milestones), key=STATE_RANK.__getitem__)
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_time(value)
+
+
+def recent_changes(data: SiteData, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest dated events of public records, newest first (home page and Atom feed)."""
+    events: list[dict[str, Any]] = []
+
+    def add(kind: str, record: Mapping[str, Any], when: Any, what: str) -> None:
+        moment = _time(when)
+        if moment is None and isinstance(when, str) and parse_date(when):
+            moment = datetime.fromisoformat(when + "T00:00:00+00:00")
+        if moment is not None and moment <= data.at:
+            events.append(
+                {
+                    "at": moment,
+                    "kind": kind,
+                    "id": record["id"],
+                    "title": record.get("title", record["id"]),
+                    "what": what,
+                    "url": url(kind, record["id"]),
+                }
+            )
+
+    for incident in data.of("incident"):
+        add("incident", incident, incident.get("reported_at"), "incident reported")
+        add(
+            "incident",
+            incident,
+            (incident.get("milestones") or {}).get("closed"),
+            "incident closed",
+        )
+    for rfc in data.of("rfc"):
+        add("rfc", rfc, rfc.get("submitted_at"), "RfC submitted")
+        decision = rfc.get("decision") or {}
+        add("rfc", rfc, decision.get("at"), f"RfC {decision.get('outcome', 'decided')}")
+    for release in data.of("release"):
+        add("release", release, release.get("released_on"), "release published")
+    for article in data.of("knowledge"):
+        add("knowledge", article, article.get("updated_at"), "knowledge article updated")
+    events.sort(key=lambda e: (e["at"], e["kind"], e["id"]), reverse=True)
+    return events[:limit]
+
+
+def installation_status(
+    release: Mapping[str, Any], states: Iterable[Mapping[str, Any]], at: datetime
+) -> list[dict[str, Any]]:
+    """For a released regular release: each operating State's installation and its verdict."""
+    released = parse_date(release.get("released_on"))
+    if released is None:
+        return []
+    due = released + timedelta(days=INSTALL_WITHIN_DAYS)
+    installed = {
+        i["state"]: parse_date(i.get("installed_on"))
+        for i in release.get("installations") or []
+        if isinstance(i, dict)
+    }
+    rows = []
+    for state in states:
+        if state.get("role") != "operating":
+            continue
+        since = parse_date(state.get("operational_since"))
+        if since and since > due:
+            continue  # started operating after the window closed
+        day = installed.get(state["id"])
+        if day is not None:
+            verdict = "on time" if day <= due else "late"
+        elif at.date() > due:
+            verdict = "overdue"
+        else:
+            verdict = "pending"
+        rows.append(
+            {
+                "state": state["id"],
+                "name": state.get("name"),
+                "installed_on": day,
+                "due": due,
+                "verdict": verdict,
+            }
+        )
+    return rows
+
+
+def back_links(data: SiteData, ci_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Every public record that names the CI, by kind."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for incident in data.of("incident"):
+        if ci_id in (incident.get("affected_cis") or []):
+            found["incident"].append(incident)
+    for kind in ("problem", "known-error", "rfc", "knowledge"):
+        for record in data.of(kind):
+            if ci_id in (record.get("cis") or []):
+                found[kind].append(record)
+    rfc_ids = {r["id"] for r in found["rfc"]}
+    for release in data.of("release"):
+        if rfc_ids & set(release.get("rfcs") or []):
+            found["release"].append(release)
+    for ci in data.of("ci"):
+        if ci_id in (ci.get("depends_on") or []):
+            found["ci"].append(ci)
+    return dict(found)
+
+
+def plan_pages(data: SiteData) -> list[Page]:
+    """Every HTML page of the site."""
+    pages = [_home(data)]
+    pages += _incident_pages(data)
+    pages += _simple_pages(data, "problem")
+    pages += _simple_pages(data, "known-error")
+    pages += _rfc_pages(data)
+    pages += _release_pages(data)
+    pages += _ci_pages(data)
+    pages += _simple_pages(data, "knowledge")
+    pages.append(
+        Page(
+            "local-changes.html",
+            "local_changes.html.j2",
+            "Local changes",
+            {"changes": _local_changes(data)},
+        )
+    )
+    policies = data.of("service-levels")
+    pages.append(
+        Page(
+            "service-levels.html",
+            "service_levels.html.j2",
+            "Service levels",
+            {"policies": sorted(policies, key=lambda p: p["effective_from"], reverse=True)},
+        )
+    )
+    pages.append(Page("governance.html", "governance.html.j2", "Governance", _governance(data)))
+    pages.append(Page("search.html", "search.html.j2", "Search", {}))
+    return pages
+
+
+def _home(data: SiteData) -> Page:
+    open_incidents = [i for i in data.of("incident") if i.get("status") != "closed"]
+    by_priority: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for incident in open_incidents:
+        status = data.sla.get(incident["id"])
+        priority = status.priority if status else 0
+        by_priority[priority].append({**incident, "_state": worst_state(status)})
+    waiting = [r for r in data.of("rfc") if r.get("status") in ("submitted", "assessed")]
+    upcoming = sorted(
+        (r for r in data.of("release") if r.get("status") in ("planned", "testing")),
+        key=lambda r: r.get("planned_date", ""),
+    )
+    return Page(
+        "index.html",
+        "home.html.j2",
+        "iSupport maintenance",
+        {
+            "by_priority": sorted(by_priority.items()),
+            "waiting": waiting,
+            "next_release": upcoming[0] if upcoming else None,
+            "recent": recent_changes(data, 10),
+        },
+    )
+
+
+def _incident_pages(data: SiteData) -> list[Page]:
+    rows = []
+    pages = []
+    for incident in data.of("incident"):
+        status = data.sla.get(incident["id"])
+        rows.append(
+            {
+                **incident,
+                "_priority": status.priority if status else None,
+                "_state": worst_state(status),
+            }
+        )
+        pages.append(
+            Page(
+                url("incident", incident["id"]),
+                "incident.html.j2",
+                f"{incident['id']}: {incident['title']}",
+                {
+                    "incident": incident,
+                    "sla": status,
+                    "why": describe_priority(status) if status else "",
+                    "problem": data.get("problem", incident.get("problem")),
+                },
+            )
+        )
+    pages.append(
+        Page("incidents/index.html", "incidents.html.j2", "Incidents", {"incidents": rows})
+    )
+    return pages
+
+
+def _simple_pages(data: SiteData, kind: str) -> list[Page]:
+    folder, title = KIND_PAGES[kind]
+    records = data.of(kind)
+    pages = [
+        Page(f"{folder}/index.html", "list.html.j2", title, {"records": records, "kind": kind})
+    ]
+    for record in records:
+        context: dict[str, Any] = {"record": record, "kind": kind}
+        if kind == "problem":
+            context["known_errors"] = [
+                k for k in data.of("known-error") if k.get("problem") == record["id"]
+            ]
+        pages.append(
+            Page(
+                url(kind, record["id"]),
+                f"{kind}.html.j2",
+                f"{record['id']}: {record['title']}",
+                context,
+            )
+        )
+    return pages
+
+
+def _rfc_pages(data: SiteData) -> list[Page]:
+    rfcs = data.of("rfc")
+    pages = [
+        Page(
+            "rfcs/index.html",
+            "rfcs.html.j2",
+            "Requests for change",
+            {
+                "rfcs": rfcs,
+                "statuses": sorted({r["status"] for r in rfcs}),
+                "types": sorted({r["type"] for r in rfcs}),
+                "scopes": sorted({r["scope"] for r in rfcs}),
+                "requesters": sorted({r["requester"] for r in rfcs}),
+            },
+        )
+    ]
+    for rfc in rfcs:
+        pages.append(
+            Page(
+                url("rfc", rfc["id"]),
+                "rfc.html.j2",
+                f"{rfc['id']}: {rfc['title']}",
+                {
+                    "rfc": rfc,
+                    "release": data.get("release", rfc.get("release")),
+                    "adopted_by": [r for r in rfcs if r.get("adopts") == rfc["id"]],
+                },
+            )
+        )
+    return pages
+
+
+def _release_pages(data: SiteData) -> list[Page]:
+    releases = sorted(data.of("release"), key=lambda r: r.get("planned_date", ""))
+    states = data.of("state")
+    pages = [
+        Page(
+            "releases/index.html",
+            "releases.html.j2",
+            "Releases and the release calendar",
+            {"releases": releases, "overdue": _overdue(releases, states, data.at)},
+        )
+    ]
+    for release in releases:
+        installs = (
+            installation_status(release, states, data.at)
+            if (release.get("type") == "regular")
+            else []
+        )
+        pages.append(
+            Page(
+                url("release", release["id"]),
+                "release.html.j2",
+                f"Release {release['id']}",
+                {
+                    "release": release,
+                    "installs": installs,
+                    "rfcs": [
+                        data.get("rfc", r) for r in release.get("rfcs") or [] if data.get("rfc", r)
+                    ],
+                },
+            )
+        )
+    return pages
+
+
+def _overdue(
+    releases: list[dict[str, Any]], states: list[dict[str, Any]], at: datetime
+) -> list[dict[str, Any]]:
+    return [
+        {**row, "release": release["id"]}
+        for release in releases
+        if release.get("type") == "regular"
+        for row in installation_status(release, states, at)
+        if row["verdict"] == "overdue"
+    ]
+
+
+def _ci_pages(data: SiteData) -> list[Page]:
+    cis = data.of("ci")
+    pages = [
+        Page(
+            "cis/index.html", "list.html.j2", "Configuration items", {"records": cis, "kind": "ci"}
+        )
+    ]
+    for ci in cis:
+        pages.append(
+            Page(
+                url("ci", ci["id"]),
+                "ci.html.j2",
+                f"{ci['name']}",
+                {"ci": ci, "links": back_links(data, ci["id"])},
+            )
+        )
+    return pages
+
+
+def _local_changes(data: SiteData) -> list[dict[str, Any]]:
+    rfcs = data.of("rfc")
+    return [
+        {**rfc, "_adopted_by": [r for r in rfcs if r.get("adopts") == rfc["id"]]}
+        for rfc in rfcs
+        if rfc.get("scope") == "local" and not rfc.get("adopts")
+    ]
+
+
+def _governance(data: SiteData) -> dict[str, Any]:
+    members = data.of("member")
+    day = data.at.date()
+    month = f"{data.at.year}-{data.at.month:02d}"
+
+    def holding(role: str) -> list[dict[str, Any]]:
+        return [
+            m
+            for m in members
+            if any(_active(r, day) and r.get("role") == role for r in m.get("roles") or [])
+        ]
+
+    rota: dict[str, list[str]] = defaultdict(list)
+    for member in members:
+        for role in member.get("roles") or []:
+            if role.get("role") == "ecab":
+                for m in role.get("months") or []:
+                    rota[m].append(member.get("state") or member["id"])
+    year = [f"{data.at.year}-{m:02d}" for m in range(1, 13)]
+    return {
+        "governing_body": holding("governing-body"),
+        "cab": holding("cab"),
+        "ecab_standing": [m for m in holding("ecab") if not m.get("state")],
+        "rota": [(m, sorted(rota.get(m, [])), m == month) for m in year],
+        "states": data.of("state"),
+        "organisations": {o["id"]: o for o in data.of("organisation")},
+        "improvements": data.of("improvement"),
+    }
+
+
+def _active(role: Mapping[str, Any], day: date) -> bool:
+    start = parse_date(role.get("from")) or date.min
+    end = parse_date(role.get("until")) or date.max
+    return start <= day <= end

@@ -1,0 +1,55 @@
+"""What may be published: records not marked internal, minus internal and personal fields.
+
+The schemas mark fields with `x-isg-internal` (members' notes) and `x-isg-personal` (e-mail
+addresses, who reported an incident). The public build drops internal records and those
+fields; the members' build (`--internal`) keeps everything.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from isg.model import Record
+from isg.records import Registry
+from isg.safe_yaml import JsonPath
+from isg.schemas import SchemaSet, iter_annotated
+
+PRIVATE_KEYWORDS = ("x-isg-internal", "x-isg-personal")
+
+
+def is_public(record: Record) -> bool:
+    return bool(record.data.get("visibility", "public") != "internal")
+
+
+def _drop(data: dict[str, Any], path: JsonPath) -> None:
+    target: Any = data
+    for part in path[:-1]:
+        target = target[part]
+    if isinstance(target, dict):
+        target.pop(path[-1], None)
+    elif isinstance(target, list) and isinstance(path[-1], int):
+        target[path[-1]] = None
+
+
+def publishable(
+    registry: Registry, schemas: SchemaSet, *, internal: bool
+) -> dict[str, dict[str, Any]]:
+    """Record data by path, redacted for the public unless `internal`."""
+    result: dict[str, dict[str, Any]] = {}
+    for record in sorted(registry.records, key=lambda r: r.path):
+        if not internal and not is_public(record):
+            continue
+        data = copy.deepcopy(record.data)
+        if not internal:
+            schema = schemas.for_kind(record.kind)
+            paths = [
+                path
+                for keyword in PRIVATE_KEYWORDS
+                for path, _, flag in iter_annotated(schema, record.data, keyword)
+                if flag
+            ]
+            for path in sorted(paths, key=len, reverse=True):
+                _drop(data, path)
+        result[record.path] = data
+    return result
