@@ -14,6 +14,8 @@ from click.testing import CliRunner, Result
 
 from isg.cli import cli
 
+pytest_plugins = ["site_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Every test that needs "now" uses this instant (the embedded records are valid at it).
 FIXED_NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from isg.errors import IsgError
 from isg.model import KIND_BY_DIRECTORY
@@ -20,7 +21,7 @@ from isg.render.markdown import render_markdown
 from isg.render.pages import KIND_PAGES, Page, SiteData, plan_pages, recent_changes, url
 from isg.render.public import publishable
 from isg.render.svg import release_timeline, state_badge
-from isg.schemas import SchemaSet
+from isg.schemas import SchemaSet, check_record
 from isg.sla.chart import render_sla_svg
 from isg.sla.run import evaluate_registry
 
@@ -53,7 +54,7 @@ def make_environment(site_dir: Path) -> Environment:
     env.filters["badge"] = state_badge
     env.filters["when"] = _when
     env.globals["url"] = url
-    env.globals["csp"] = CSP
+    env.globals["csp"] = Markup(CSP)  # our constant, not record data
     return env
 
 
@@ -64,14 +65,29 @@ def _when(value: Any) -> str:
 
 
 def gather(registry: Registry, schemas: SchemaSet, *, at: datetime, internal: bool) -> SiteData:
-    """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`."""
+    """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`.
+
+    Refuses a registry with unreadable or schema-invalid records: a page silently missing
+    is worse than no new site.
+    """
+    problems = [f"{f.path}:{f.line}: {f.message}" for f in registry.load_findings]
+    problems += [
+        f"{f.path}:{f.line}: {f.json_path}: {f.message}"
+        for record in registry.records
+        for f in check_record(record, schemas)
+    ]
+    if problems:
+        shown = "; ".join(problems[:5]) + (
+            f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        )
+        raise SiteError(f"the registry does not validate, run isg validate: {shown}")
     records: dict[str, dict[str, dict[str, Any]]] = {}
     for path, data in publishable(registry, schemas, internal=internal).items():
         kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
         records.setdefault(kind, {})[str(data.get("id"))] = data
-    shown = set(records.get("incident", {}))
+    published = set(records.get("incident", {}))
     run = evaluate_registry(registry, schemas, now=at)
-    sla = {s.incident_id: s for s in run.statuses if s.incident_id in shown}
+    sla = {s.incident_id: s for s in run.statuses if s.incident_id in published}
     return SiteData(at=at, records=records, sla=sla)
 
 

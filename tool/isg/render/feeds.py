@@ -14,8 +14,14 @@ from xml.sax.saxutils import escape
 SITE_ID = "urn:isupport-governance:site"
 
 
+def _markup_safe(text: str) -> str:
+    """JSON text with <, > and & escaped, so no consumer can mistake it for markup."""
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def json_bytes(value: Any) -> bytes:
-    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return (_markup_safe(text) + "\n").encode()
 
 
 def export_json(records: Mapping[str, Mapping[str, Any]], at: datetime) -> bytes:
@@ -25,7 +31,7 @@ def export_json(records: Mapping[str, Mapping[str, Any]], at: datetime) -> bytes
 
 def search_index_js(entries: list[dict[str, str]]) -> bytes:
     """The search index as a script (a fetch of JSON fails when the site is opened from disk)."""
-    payload = json.dumps(entries, sort_keys=True, ensure_ascii=True)
+    payload = _markup_safe(json.dumps(entries, sort_keys=True, ensure_ascii=True))
     return f"window.ISG_SEARCH_INDEX = {payload};\n".encode()
 
 
