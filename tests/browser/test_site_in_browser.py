@@ -32,7 +32,16 @@ def _watch(page: Any) -> list[str]:
         ),
     )
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.on("requestfailed", lambda r: problems.append(f"failed request: {r.url}"))
+    # A request the test's own next navigation cancels (the favicon, say) is not a site fault;
+    # anything else that fails is, and so is any HTTP error.
+    page.on(
+        "requestfailed",
+        lambda r: (
+            problems.append(f"failed request: {r.url} ({r.failure})")
+            if r.failure != "net::ERR_ABORTED"
+            else None
+        ),
+    )
     page.on(
         "response",
         lambda r: problems.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None,

@@ -15,8 +15,11 @@ EXPECTED = GOLDEN / "expected"
 
 
 def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_golden_registry_uses_the_repositorys_schemas() -> None:
@@ -33,6 +36,9 @@ def test_built_site_matches_the_golden_tree(tmp_path: Path) -> None:
             diff = difflib.unified_diff(
                 expected[name].decode(errors="replace").splitlines(),
                 built[name].decode(errors="replace").splitlines(),
-                f"expected/{name}", f"built/{name}", lineterm="", n=2,
+                f"expected/{name}",
+                f"built/{name}",
+                lineterm="",
+                n=2,
             )
             raise AssertionError("\n".join(list(diff)[:40]) + "\n(run make golden if intended)")
