@@ -26,7 +26,7 @@ serve: $(BIN)/isg
 ## golden: regenerate the golden site of tests/golden/registry (review the diff, then commit)
 golden: $(BIN)/isg
 	cp schemas/*.json tests/golden/registry/schemas/
-	$(BIN)/isg site build --repo tests/golden/registry --site-dir site --out tests/golden/expected --at 2026-11-27T12:00:00Z
+	$(BIN)/isg site build --repo tests/golden/registry --site-dir site --out tests/golden/expected --at 2026-11-27T12:00:00Z --no-history
 
 ## test: the whole test suite, then lint and type checks
 test: $(BIN)/isg

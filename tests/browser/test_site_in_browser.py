@@ -10,6 +10,7 @@ import pytest
 
 MAIN_PAGES = [
     "index.html",
+    "reports/sla-2026.html",
     "incidents/index.html",
     "rfcs/index.html",
     "releases/index.html",

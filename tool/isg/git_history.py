@@ -148,3 +148,47 @@ def head_commit_time(root: Path) -> datetime:
         raise RegistryError(
             f"{root} is not a git checkout with a commit: give --at or SOURCE_DATE_EPOCH"
         ) from None
+
+
+_STATUS_LINE = re.compile(r"^([+-])status: '?([a-z-]+)'?\s*$")
+
+
+def reopened_incidents(root: Path, year: int) -> set[str] | None:
+    """Incidents whose status went from resolved or closed back to in-progress in a commit of
+    `year` (one `git log -p` pass); None when `root` is not a git checkout."""
+    try:
+        repo = git.Repo(root, search_parent_directories=True)
+        top = Path(repo.working_tree_dir or root).resolve()
+        folder = (Path(root).resolve() / RECORDS_DIR / "incidents").relative_to(top).as_posix()
+        log = repo.git.log("-p", "--unified=0", "--no-color", "--format=%x00%cI", "--", folder)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError):
+        return None
+    found: set[str] = set()
+    in_year = False
+    incident = ""
+    removed: str | None = None
+    for line in log.splitlines():
+        if line.startswith("\0"):
+            in_year = datetime.fromisoformat(line[1:]).year == year
+        elif line.startswith("+++ "):
+            incident, removed = PurePosixPath(line[4:]).stem, None
+        elif in_year and (match := _STATUS_LINE.match(line)):
+            if match[1] == "-":
+                removed = match[2]
+            elif removed in ("resolved", "closed") and match[2] == "in-progress":
+                found.add(incident)
+    return found
+
+
+def resolve_commit(root: Path, ref: str) -> str | None:
+    """The full SHA of `ref`, or None outside a git checkout."""
+    try:
+        return git.Repo(root, search_parent_directories=True).commit(ref).hexsha
+    except (
+        git.InvalidGitRepositoryError,
+        git.NoSuchPathError,
+        git.BadName,
+        ValueError,
+        git.GitCommandError,
+    ):
+        return None

@@ -13,7 +13,7 @@ import click
 
 from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
 from isg.errors import UsageError
-from isg.git_history import head_commit_time
+from isg.git_history import head_commit_time, reopened_incidents, resolve_commit
 from isg.records import parse_registry, read_record_files
 from isg.render.builder import gather, render_site, write_site
 from isg.schemas import load_schemas
@@ -64,9 +64,20 @@ def site_group() -> None:
     default=None,
     help="Templates and assets (default: site/ in the registry).",
 )
+@click.option(
+    "--no-history",
+    is_flag=True,
+    help="Do not read git (no commit in reports, reopened incidents unknown):"
+    " what `make golden` uses, so the golden tree does not change with every commit.",
+)
 @library_errors
 def build_command(
-    repo: Path | None, out: Path | None, at: str | None, internal: bool, site_dir: Path | None
+    repo: Path | None,
+    out: Path | None,
+    at: str | None,
+    internal: bool,
+    site_dir: Path | None,
+    no_history: bool,
 ) -> None:
     """Build the static site; the same commit and --at give the same bytes.
 
@@ -78,7 +89,17 @@ def build_command(
     now = _as_of(at, root)
     registry = parse_registry(read_record_files(root))
     schemas = load_schemas(root)
-    data = gather(registry, schemas, at=now, internal=internal)
+    if no_history:
+        data = gather(registry, schemas, at=now, internal=internal)
+    else:
+        data = gather(
+            registry,
+            schemas,
+            at=now,
+            internal=internal,
+            commit=resolve_commit(root, "HEAD"),
+            reopened=lambda year: reopened_incidents(root, year),
+        )
     files = render_site(data, site_dir or root / "site", internal=internal)
     target = out or root / "_site"
     write_site(files, target)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from isg.compliance_report import build_report, compliance_svg, report_dict
 from isg.errors import IsgError
 from isg.model import KIND_BY_DIRECTORY
 from isg.records import Registry
@@ -27,6 +28,8 @@ from isg.sla.run import evaluate_registry
 
 SEARCH_FIELDS = ("description", "body", "root_cause", "workaround", "notes")
 MAX_SEARCH_TEXT = 2000
+# Record IDs a report lists that may belong to internal records.
+PRIVATE_ID_PREFIXES = ("INC-", "PRB-")
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
     " base-uri 'none'; form-action 'none'"
@@ -64,7 +67,15 @@ def _when(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def gather(registry: Registry, schemas: SchemaSet, *, at: datetime, internal: bool) -> SiteData:
+def gather(
+    registry: Registry,
+    schemas: SchemaSet,
+    *,
+    at: datetime,
+    internal: bool,
+    commit: str | None = None,
+    reopened: Callable[[int], set[str] | None] = lambda year: None,
+) -> SiteData:
     """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`.
 
     Refuses a registry with unreadable or schema-invalid records: a page silently missing
@@ -88,7 +99,28 @@ def gather(registry: Registry, schemas: SchemaSet, *, at: datetime, internal: bo
     published = set(records.get("incident", {}))
     run = evaluate_registry(registry, schemas, now=at)
     sla = {s.incident_id: s for s in run.statuses if s.incident_id in published}
-    return SiteData(at=at, records=records, sla=sla)
+    years = sorted({s.reported_at.year for s in run.statuses if s.reported_at.year <= at.year})
+    reports = {}
+    for year in years:
+        report = build_report(
+            registry, schemas, year=year, now=at, reopened=reopened(year), commit=commit
+        )
+        reports[year] = {
+            "report": _only_published(
+                report_dict(report), published | set(records.get("problem", {}))
+            ),
+            "chart": Markup(compliance_svg(report, inline=True)),
+        }
+    return SiteData(at=at, records=records, sla=sla, reports=reports)
+
+
+def _only_published(value: Any, published: set[str]) -> Any:
+    """The report with lists of record IDs cut to published ones (counts stay complete)."""
+    if isinstance(value, dict):
+        return {key: _only_published(item, published) for key, item in value.items()}
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return [v for v in value if not v.startswith(PRIVATE_ID_PREFIXES) or v in published]
+    return value
 
 
 def render_site(data: SiteData, site_dir: Path, *, internal: bool) -> dict[str, bytes]:

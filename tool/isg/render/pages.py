@@ -7,16 +7,16 @@ builder renders and writes them.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
+from isg.releases import installation_status
 from isg.sla.incident import IncidentStatus
 from isg.sla.output import describe_priority
 from isg.times import parse_date, parse_time
 
-INSTALL_WITHIN_DAYS = 92  # "within three months of the release date"
 STATE_RANK = {
     "late-beyond-margin": 0,
     "late-within-margin": 1,
@@ -57,6 +57,7 @@ class SiteData:
     at: datetime
     records: dict[str, dict[str, dict[str, Any]]]
     sla: dict[str, IncidentStatus]
+    reports: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> page context
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [self.records.get(kind, {})[key] for key in sorted(self.records.get(kind, {}))]
@@ -120,45 +121,6 @@ def recent_changes(data: SiteData, limit: int = 20) -> list[dict[str, Any]]:
     return events[:limit]
 
 
-def installation_status(
-    release: Mapping[str, Any], states: Iterable[Mapping[str, Any]], at: datetime
-) -> list[dict[str, Any]]:
-    """For a released regular release: each operating State's installation and its verdict."""
-    released = parse_date(release.get("released_on"))
-    if released is None:
-        return []
-    due = released + timedelta(days=INSTALL_WITHIN_DAYS)
-    installed = {
-        i["state"]: parse_date(i.get("installed_on"))
-        for i in release.get("installations") or []
-        if isinstance(i, dict)
-    }
-    rows = []
-    for state in states:
-        if state.get("role") != "operating":
-            continue
-        since = parse_date(state.get("operational_since"))
-        if since and since > due:
-            continue  # started operating after the window closed
-        day = installed.get(state["id"])
-        if day is not None:
-            verdict = "on time" if day <= due else "late"
-        elif at.date() > due:
-            verdict = "overdue"
-        else:
-            verdict = "pending"
-        rows.append(
-            {
-                "state": state["id"],
-                "name": state.get("name"),
-                "installed_on": day,
-                "due": due,
-                "verdict": verdict,
-            }
-        )
-    return rows
-
-
 def back_links(data: SiteData, ci_id: str) -> dict[str, list[dict[str, Any]]]:
     """Every public record that names the CI, by kind."""
     found: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -208,6 +170,23 @@ def plan_pages(data: SiteData) -> list[Page]:
     )
     pages.append(Page("governance.html", "governance.html.j2", "Governance", _governance(data)))
     pages.append(Page("search.html", "search.html.j2", "Search", {}))
+    pages.append(
+        Page(
+            "reports/index.html",
+            "reports.html.j2",
+            "Reports",
+            {"years": sorted(data.reports, reverse=True)},
+        )
+    )
+    for year, context in sorted(data.reports.items()):
+        pages.append(
+            Page(
+                f"reports/sla-{year}.html",
+                "report.html.j2",
+                f"Service Level Report {year}",
+                context,
+            )
+        )
     return pages
 
 
