@@ -20,7 +20,7 @@ import holidays
 from isg.model import KIND_BY_NAME, Finding, Record, record_finding
 from isg.records import Registry, record_path
 from isg.schemas import SchemaSet, iter_annotated
-from isg.times import parse_time
+from isg.times import parse_date, parse_time
 
 PLACEHOLDER = "<REPLACE"
 # A solution is either of these; the first one reached meets the 'solution' milestone.
@@ -353,7 +353,16 @@ def check_releases(registry: Registry, schemas: SchemaSet, now: datetime) -> Ite
                 hint=f"add {record.id} to rfcs in {release.path}",
             )
     for record in registry.of_kind("release"):
+        released = parse_date(record.data.get("released_on"))
         for index, entry in enumerate(record.data.get("installations") or []):
+            day = parse_date(entry.get("installed_on")) if isinstance(entry, dict) else None
+            if day and (released is None or day < released):
+                yield record_finding(
+                    record,
+                    ("installations", index, "installed_on"),
+                    "installed before the release was released",
+                    rule="release",
+                )
             if not isinstance(entry, dict):
                 continue
             state = registry.get("state", str(entry.get("state")))
