@@ -17,11 +17,19 @@ POLICY = CONTEXT.policies[0]
 YEAR_END = datetime(2027, 1, 1, tzinfo=UTC)
 
 
-def incident(n: int, impact: str, urgency: str, reported: str, registered: str | None
-             ) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": f"INC-2026-T{n:04d}", "title": "t", "reporting_state": "FR",
-                            "reported_at": reported, "impact": impact, "urgency": urgency,
-                            "status": "in-progress", "visibility": "public"}
+def incident(
+    n: int, impact: str, urgency: str, reported: str, registered: str | None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": f"INC-2026-T{n:04d}",
+        "title": "t",
+        "reporting_state": "FR",
+        "reported_at": reported,
+        "impact": impact,
+        "urgency": urgency,
+        "status": "in-progress",
+        "visibility": "public",
+    }
     if registered:
         data["milestones"] = {"registration_confirmed": registered}
     return data
@@ -38,14 +46,20 @@ def judge(incidents: list[dict[str, Any]], now: datetime = YEAR_END) -> list[Cel
 
 def test_priority_2_registration_with_a_miss_inside_and_one_beyond_the_margin() -> None:
     # Priority 2: registration within 1 hour of French working time; margin to 1h15.
-    cells = judge([
-        incident(1, "high", "medium", "2026-03-02T10:00:00+01:00", "2026-03-02T10:30:00+01:00"),
-        incident(2, "high", "medium", "2026-03-02T10:00:00+01:00", "2026-03-02T11:10:00+01:00"),
-        incident(3, "high", "medium", "2026-03-02T10:00:00+01:00", "2026-03-02T12:00:00+01:00"),
-    ])
+    cells = judge(
+        [
+            incident(1, "high", "medium", "2026-03-02T10:00:00+01:00", "2026-03-02T10:30:00+01:00"),
+            incident(2, "high", "medium", "2026-03-02T10:00:00+01:00", "2026-03-02T11:10:00+01:00"),
+            incident(3, "high", "medium", "2026-03-02T10:00:00+01:00", "2026-03-02T12:00:00+01:00"),
+        ]
+    )
     registration = cell(cells, 2, "registration_confirmed")
-    assert (registration.due, registration.met, registration.within_margin,
-            registration.beyond_margin) == (3, 1, 1, 1)
+    assert (
+        registration.due,
+        registration.met,
+        registration.within_margin,
+        registration.beyond_margin,
+    ) == (3, 1, 1, 1)
     assert registration.verdict == "fail"
     assert registration.breach_budget == 0
 
@@ -53,12 +67,14 @@ def test_priority_2_registration_with_a_miss_inside_and_one_beyond_the_margin() 
 def test_a_cell_passes_with_one_miss_inside_the_margin() -> None:
     # Priority 3 (75 % required), 4h target, margin to 5h: three met and one at 4h30.
     reported = "2026-03-02T09:00:00+01:00"
-    cells = judge([
-        incident(1, "medium", "medium", reported, "2026-03-02T10:00:00+01:00"),
-        incident(2, "medium", "medium", reported, "2026-03-02T11:00:00+01:00"),
-        incident(3, "medium", "medium", reported, "2026-03-02T12:00:00+01:00"),
-        incident(4, "medium", "medium", reported, "2026-03-02T14:00:00+01:00"),  # 3h30 + 30
-    ])
+    cells = judge(
+        [
+            incident(1, "medium", "medium", reported, "2026-03-02T10:00:00+01:00"),
+            incident(2, "medium", "medium", reported, "2026-03-02T11:00:00+01:00"),
+            incident(3, "medium", "medium", reported, "2026-03-02T12:00:00+01:00"),
+            incident(4, "medium", "medium", reported, "2026-03-02T14:00:00+01:00"),  # 3h30 + 30
+        ]
+    )
     registration = cell(cells, 3, "registration_confirmed")
     assert (registration.due, registration.met, registration.within_margin) == (4, 3, 1)
     assert registration.verdict == "pass"
@@ -79,8 +95,7 @@ def test_a_milestone_belongs_to_the_year_of_its_deadline() -> None:
 
 def test_breach_budget_during_the_year() -> None:
     reported = "2026-03-02T09:00:00+01:00"
-    ten_met = [incident(n, "low", "low", reported, "2026-03-02T09:30:00+01:00")
-               for n in range(10)]
+    ten_met = [incident(n, "low", "low", reported, "2026-03-02T09:30:00+01:00") for n in range(10)]
     cells = judge(ten_met, now=datetime(2026, 6, 1, tzinfo=UTC))
     # 10 met of 10 with 75 % required: floor(10 / 0.75 - 10) = 3 more misses allowed.
     assert cell(cells, 5, "registration_confirmed").breach_budget == 3

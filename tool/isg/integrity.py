@@ -17,9 +17,10 @@ from zoneinfo import available_timezones
 
 import holidays
 
-from isg.model import KIND_BY_NAME, Finding, Record, record_finding
+from isg.model import KIND_BY_NAME, Finding, Record, format_json_path, record_finding
+from isg.privacy import line_and_column, scan_text
 from isg.records import Registry, record_path
-from isg.schemas import SchemaSet, iter_annotated
+from isg.schemas import SchemaSet, iter_annotated, resolve_ref, sub_schema
 from isg.times import parse_date, parse_time
 
 PLACEHOLDER = "<REPLACE"
@@ -412,6 +413,60 @@ def check_governance_rules(
                 )
 
 
+def _free_text_values(
+    record: Record, schema: dict[str, Any]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """String values that people write freely (not IDs, references, enums, times, personal
+    fields that are declared as such)."""
+    structured = ("enum", "format", "pattern", "x-isg-ref", "x-isg-personal", "const")
+
+    def walk(
+        value: Any, sub: dict[str, Any] | None, path: tuple[str | int, ...]
+    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        resolved = resolve_ref(schema, sub) if sub is not None else None
+        if isinstance(value, str):
+            if resolved is None or not any(key in resolved for key in structured):
+                yield path, value
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                yield from walk(item, sub_schema(schema, sub, key) if sub else None, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                yield from walk(
+                    item, sub_schema(schema, sub, index) if sub else None, (*path, index)
+                )
+
+    yield from walk(record.data, schema, ())
+
+
+def member_emails(registry: Registry) -> set[str]:
+    return {str(m.data["email"]) for m in registry.of_kind("member") if m.data.get("email")}
+
+
+def check_privacy(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    """Free text that looks like personal or case data (see isg.privacy); never the value."""
+    allowed = member_emails(registry)
+    for record in registry.records:
+        for path, text in _free_text_values(record, schemas.for_kind(record.kind)):
+            for hit in scan_text(text, allowed=allowed):
+                line_in_value, column = line_and_column(text, hit.start)
+                where = record.document.position(path)
+                if "\n" in text:  # a block scalar: its lines start below, indented by two
+                    key = record.document.position(path, key=True)
+                    line, column = where.line + line_in_value, key.column + 1 + column
+                else:
+                    line, column = where.line, where.column + column
+                yield Finding(
+                    path=record.path,
+                    line=line,
+                    column=column,
+                    message=f"looks like a {hit.kind} (value not shown)",
+                    json_path=format_json_path(path),
+                    rule="privacy",
+                    hint="no personal or case data in the registry: its history is public",
+                )
+
+
 INTEGRITY_RULES: tuple[Rule, ...] = (
     check_ids,
     check_references,
@@ -423,4 +478,5 @@ INTEGRITY_RULES: tuple[Rule, ...] = (
     check_rfcs,
     check_releases,
     check_governance_rules,
+    check_privacy,
 )

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from isg.cli.approvals import approvals_group, check_command
 from isg.cli.common import cli
-from isg.cli.registry import codeowners_command, fmt_command, new_command, validate_command
+from isg.cli.registry import (
+    codeowners_command,
+    fmt_command,
+    new_command,
+    privacy_scan_command,
+    validate_command,
+)
 from isg.cli.reports import fees_command, release_group, report_group
 from isg.cli.site import build_command, serve_command, site_group
 from isg.cli.sla import priority_command, sla_group
@@ -24,6 +30,7 @@ __all__ = [
     "main",
     "new_command",
     "priority_command",
+    "privacy_scan_command",
     "release_group",
     "report_group",
     "serve_command",

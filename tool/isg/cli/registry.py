@@ -11,7 +11,9 @@ import click
 from isg.canonical import format_registry
 from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
 from isg.codeowners import CODEOWNERS_PATH, render_codeowners
+from isg.integrity import check_privacy, member_emails
 from isg.model import KIND_BY_NAME
+from isg.privacy import iter_hits
 from isg.records import parse_registry, read_record_files, write_atomic
 from isg.report import REPORTER_BY_NAME
 from isg.scaffold import new_record
@@ -141,3 +143,47 @@ def codeowners_command(repo: Path | None, check: bool) -> None:
     if current != text:
         write_atomic(path, text)
     click.echo(CODEOWNERS_PATH)
+
+
+@cli.command("privacy-scan")
+@click.argument("paths", nargs=-1)
+@repo_option
+@library_errors
+def privacy_scan_command(paths: tuple[str, ...], repo: Path | None) -> None:
+    """Flag what looks like personal or case data; print where and what kind, never the value.
+
+    Records are scanned field by field (free text only); any other file line by line. With no
+    PATHS, every record. `isg validate` runs the same scan over the records. Exit 1 on a hit.
+
+    \b
+    Example:
+      isg privacy-scan records/incidents records/rfcs/RFC-2026-XXXXX.patch
+    """
+    root = registry_root(repo)
+    registry = parse_registry(read_record_files(root))
+    allowed = member_emails(registry)
+    findings = [f for f in check_privacy(registry, load_schemas(root), datetime.now(UTC))]
+    selected = [_relative(root, p) for p in paths]
+    if selected:
+        findings = [
+            f
+            for f in findings
+            if any(f.path == s or f.path.startswith(s.rstrip("/") + "/") for s in selected)
+        ]
+    lines = [f"{f.path}:{f.line}:{f.column}: {f.json_path}: {f.message}" for f in findings]
+    for rel in selected:
+        path = root / rel
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            name = file.relative_to(root).as_posix()
+            if name.endswith(".yaml") and name.startswith("records/"):
+                continue  # scanned as records above
+            text = file.read_text(encoding="utf-8", errors="replace")
+            lines += [
+                f"{name}:{line}:{column}: looks like a {kind} (value not shown)"
+                for line, column, kind in iter_hits(text, allowed=allowed)
+            ]
+    for line in lines:
+        click.echo(line)
+    click.echo(f"{len(lines)} possible personal data found", err=True)
+    sys.exit(1 if lines else 0)
