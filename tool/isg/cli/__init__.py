@@ -11,6 +11,7 @@ from isg.cli.common import cli
 from isg.cli.registry import (
     codeowners_command,
     fmt_command,
+    intake_command,
     new_command,
     privacy_scan_command,
     validate_command,
@@ -27,6 +28,7 @@ __all__ = [
     "codeowners_command",
     "fees_command",
     "fmt_command",
+    "intake_command",
     "main",
     "new_command",
     "priority_command",

@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 import click
 
-from isg.canonical import format_registry
+from isg.canonical import canonical_text, format_registry
 from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
 from isg.codeowners import CODEOWNERS_PATH, render_codeowners
+from isg.errors import UsageError
+from isg.ids import new_id
+from isg.intake import (
+    FORM_BY_LABEL,
+    IntakeError,
+    load_form,
+    parse_form_body,
+    privacy_problems,
+    record_from_issue,
+)
 from isg.integrity import check_privacy, member_emails
 from isg.model import KIND_BY_NAME
 from isg.privacy import iter_hits
-from isg.records import parse_registry, read_record_files, write_atomic
+from isg.records import parse_registry, read_record_files, record_path, write_atomic
 from isg.report import REPORTER_BY_NAME
 from isg.scaffold import new_record
 from isg.schemas import load_schemas
@@ -187,3 +199,60 @@ def privacy_scan_command(paths: tuple[str, ...], repo: Path | None) -> None:
         click.echo(line)
     click.echo(f"{len(lines)} possible personal data found", err=True)
     sys.exit(1 if lines else 0)
+
+
+@cli.command("intake")
+@click.option(
+    "--event",
+    "event_file",
+    required=True,
+    type=click.File("r"),
+    help="An `issues` webhook payload ($GITHUB_EVENT_PATH in a workflow), or -.",
+)
+@repo_option
+@library_errors
+def intake_command(event_file: TextIO, repo: Path | None) -> None:
+    """Turn an issue written with the incident or RfC form into a record; print its path.
+
+    The issue's body is read as data against the form's labels; nothing in it runs. Refused,
+    with nothing written, if a field is missing or unknown, or if it looks like personal data.
+
+    \b
+    Example:
+      isg intake --event "$GITHUB_EVENT_PATH"
+    """
+    root = registry_root(repo)
+    try:
+        event = json.loads(event_file.read())
+        issue = event["issue"]
+        labels = {label["name"] for label in issue.get("labels") or []}
+    except (ValueError, KeyError, TypeError):
+        raise UsageError("the event is not an `issues` webhook payload") from None
+    kinds = [kind for kind in FORM_BY_LABEL if kind in labels]
+    if len(kinds) != 1:
+        raise UsageError("the issue needs exactly one of the labels: incident, rfc")
+    kind = kinds[0]
+    fields = load_form(root / ".github" / "ISSUE_TEMPLATE" / FORM_BY_LABEL[kind])
+    values = parse_form_body(issue.get("body"), fields)
+    problems = privacy_problems(issue, values)
+    if problems:
+        raise IntakeError(
+            "not registered: the issue looks like it holds personal data ("
+            + "; ".join(problems)
+            + "); edit the issue and remove it"
+        )
+    registry = parse_registry(read_record_files(root))
+    known = {k: {r.id for r in registry.of_kind(k)} for k in ("state", "organisation", "ci")}
+    created = datetime.fromisoformat(str(issue.get("created_at")).replace("Z", "+00:00"))
+    record_kind = KIND_BY_NAME[kind]
+    assert record_kind.id_prefix is not None
+    data = record_from_issue(
+        issue, kind, values, known=known, record_id=new_id(record_kind.id_prefix, now=created)
+    )
+    schema = load_schemas(root).for_kind(record_kind)
+    path = root / record_path(record_kind, data["id"])
+    try:
+        write_atomic(path, canonical_text(record_kind, data, schema), exclusive=True)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists; run intake again for a new ID") from None
+    click.echo(path.relative_to(root).as_posix())
