@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from isg.cli.approvals import approvals_group, check_command
 from isg.cli.common import cli
+from isg.cli.notify import notify_command
 from isg.cli.registry import (
     codeowners_command,
     fmt_command,
@@ -31,6 +32,7 @@ __all__ = [
     "intake_command",
     "main",
     "new_command",
+    "notify_command",
     "priority_command",
     "privacy_scan_command",
     "release_group",
