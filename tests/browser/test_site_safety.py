@@ -48,8 +48,8 @@ def _plant_sentinels(root: Path) -> None:
     _edit(
         root,
         "records/members/fr-delegate.yaml",
-        "state: FR",
-        f"state: FR\nemail: {SENTINEL_PERSONAL}",
+        "email: fr-delegate@example.org",
+        f"email: {SENTINEL_PERSONAL}",
     )
     _edit(root, INCIDENT, "channel: ", "reported_by: fr-caseworker-lead\nchannel: ")
 
