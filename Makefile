@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test lint fmt clean serve golden
+.PHONY: run test lint fmt clean serve golden bench
 
 $(BIN)/isg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,8 @@ fmt: $(BIN)/isg
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+## bench: measure against check-jsonschema, libyaml and Hugo (needs them; writes docs/PERFORMANCE.md)
+bench: $(BIN)/isg
+	$(BIN)/python -m pip install --quiet check-jsonschema
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py --sizes $${SIZES:-1000,10000} --runs $${RUNS:-3}

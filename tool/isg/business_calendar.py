@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -55,7 +55,7 @@ class Segment:
         return self.end - self.start
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # identity equality: a calendar is a cache key
 class WorkingCalendar:
     """Working time of one jurisdiction (see the module docstring for the rules)."""
 
@@ -125,7 +125,10 @@ class WorkingCalendar:
             day += timedelta(days=1)
         raise CalendarError(f"calendar {self.name} has no working time for ten years")
 
-    def _day_segments(self, day: date) -> list[Segment]:
+    def _day_segments(self, day: date) -> tuple[Segment, ...]:
+        return _cached_day_segments(self, day)
+
+    def _compute_day_segments(self, day: date) -> tuple[Segment, ...]:
         plan, rest = self.day_plan(day)
         day_start, day_end = self._instant(day, 0), self._instant(day, 24 * 60)
         result, cursor = [], day_start
@@ -139,12 +142,19 @@ class WorkingCalendar:
             cursor = seg_end
         if day_end > cursor:
             result.append(Segment(cursor, day_end, False, rest))
-        return result
+        return tuple(result)
 
     def _instant(self, day: date, minutes: int) -> datetime:
         extra_days, minutes = divmod(minutes, 24 * 60)
         local = datetime.combine(day + timedelta(days=extra_days), time(*divmod(minutes, 60)))
         return local.replace(tzinfo=self.zone).astimezone(UTC)
+
+
+@lru_cache(maxsize=500_000)
+def _cached_day_segments(calendar: WorkingCalendar, day: date) -> tuple[Segment, ...]:
+    """A day's segments, computed once per calendar and day (SLA runs revisit the same days
+    for every milestone of every incident)."""
+    return calendar._compute_day_segments(day)
 
 
 def _require_aware(moment: datetime) -> None:

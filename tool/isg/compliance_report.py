@@ -19,6 +19,7 @@ from isg.records import Registry
 from isg.schemas import SchemaSet
 from isg.sla.policy import select_policy
 from isg.sla.run import evaluate_registry
+from isg.times import parse_time
 
 POPULATION_RULE = (
     "A milestone belongs to the year (UTC) in which its deadline falls and is judged at the"
@@ -46,7 +47,13 @@ def build_report(
 ) -> ComplianceReport:
     """The Service Level Report of `year` as the registry says at `now`."""
     at = min(now, year_end(year))
-    run = evaluate_registry(registry, schemas, now=at)
+    # Deadlines are at most weeks after the report: only incidents reported in the year or
+    # the one before can have a milestone due in it, so only those are evaluated.
+    relevant = [
+        r.id for r in registry.of_kind("incident")
+        if (when := parse_time(r.data.get("reported_at"))) and year - 1 <= when.year <= year
+    ]
+    run = evaluate_registry(registry, schemas, now=at, ids=relevant)
     policy = select_policy(run.context.policies, at)
     incidents = [r.data for r in registry.of_kind("incident")]
     rfcs = [r.data for r in registry.of_kind("rfc")]

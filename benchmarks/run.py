@@ -1,0 +1,145 @@
+"""Measure isg against its peers on the same generated registries, in one run, and write
+docs/PERFORMANCE.md (machine, versions, commands, medians, peak memory, ratios).
+
+    python benchmarks/run.py --sizes 1000,10000 --runs 3
+
+Each command runs `--runs` times; the table gives the median wall time and the largest peak
+resident memory (from the child's rusage). Peers: check-jsonschema validating the incident
+files against the same schema (it does only the schema part), libyaml parsing the same files
+in one process (the floor of any validator), and Hugo building as many pages from Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+AT = "2026-11-27T12:00:00+00:00"
+FLOOR = (
+    "import sys, yaml, glob\n"
+    "for p in glob.glob('records/*/*.yaml'):\n"
+    "    yaml.load(open(p, 'rb'), Loader=yaml.CSafeLoader)\n"
+)
+
+
+def measure(command: list[str], cwd: Path, runs: int) -> tuple[float, float]:
+    """(median seconds, peak MiB) of `command` over `runs` runs."""
+    times, peaks = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
+        _, _, usage = os.wait4(process.pid, 0)
+        times.append(time.perf_counter() - start)
+        peaks.append(usage.ru_maxrss / 1024)
+    return statistics.median(times), max(peaks)
+
+
+def hugo_site(target: Path, pages: int) -> Path:
+    """A Hugo site with `pages` Markdown pages of about the size of an incident page."""
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "content" / "incidents").mkdir(parents=True)
+    (target / "layouts" / "_default").mkdir(parents=True)
+    (target / "hugo.toml").write_text('baseURL = "/"\ntitle = "bench"\ndisableKinds = ["taxonomy", "term"]\n')
+    (target / "layouts" / "_default" / "single.html").write_text(
+        "<!doctype html><html><head><title>{{ .Title }}</title></head><body><main>"
+        "<h1>{{ .Title }}</h1>{{ .Content }}</main></body></html>\n")
+    (target / "layouts" / "_default" / "list.html").write_text(
+        "<!doctype html><html><body><ul>{{ range .Pages }}<li><a href=\"{{ .RelPermalink }}\">"
+        "{{ .Title }}</a></li>{{ end }}</ul></body></html>\n")
+    body = ("Reported by the Central Authority through the helpdesk.\n\n"
+            "| milestone | target | deadline | state |\n|---|---|---|---|\n"
+            + "| analysis | 2d | 2026-03-04T15:15 | met |\n" * 6)
+    for number in range(pages):
+        (target / "content" / "incidents" / f"inc-{number}.md").write_text(
+            f'---\ntitle: "Incident {number}"\n---\n{body}')
+    return target
+
+
+def versions() -> dict[str, str]:
+    def out(command: list[str]) -> str:
+        try:
+            return subprocess.run(command, capture_output=True, text=True, check=True
+                                  ).stdout.strip().splitlines()[0]
+        except (OSError, subprocess.CalledProcessError):
+            return "not installed"
+
+    cpu = next((line.split(":", 1)[1].strip() for line in
+                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
+               platform.processor())
+    return {"machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+            "python": platform.python_version(), "isg": out(["isg", "--version"]),
+            "check-jsonschema": out(["check-jsonschema", "--version"]),
+            "hugo": out(["hugo", "version"]).split(" BuildDate")[0]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/isg-bench"))
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "PERFORMANCE.md")
+    args = parser.parse_args()
+    rows = []
+    for size in [int(s) for s in args.sizes.split(",")]:
+        registry = args.work / f"registry-{size}"
+        print(f"generating {size} incidents ...", file=sys.stderr)
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), str(registry),
+                        "--incidents", str(size)], check=True, stdout=subprocess.DEVNULL)
+        files = sorted(str(p.relative_to(registry)) for p in (registry / "records" / "incidents").glob("*.yaml"))
+        hugo = hugo_site(args.work / f"hugo-{size}", size)
+        cases = [
+            ("isg validate (cold, whole registry)", ["isg", "validate", "--at", AT], registry),
+            ("check-jsonschema (incidents, schema only)",
+             ["check-jsonschema", "--schemafile", "schemas/incident.schema.json", *files],
+             registry),
+            ("libyaml parse of every record (floor)", [sys.executable, "-c", FLOOR], registry),
+            ("isg sla status --evidence", ["isg", "sla", "status", "--evidence", "--at", AT,
+                                           "--format", "json"], registry),
+            ("isg site build", ["isg", "site", "build", "--at", AT, "--no-history", "--out",
+                                str(args.work / f"site-{size}")], registry),
+            ("hugo (same number of pages)", ["hugo", "--quiet", "-d",
+                                            str(args.work / f"hugo-out-{size}")], hugo),
+        ]
+        for name, command, cwd in cases:
+            print(f"  {size}: {name}", file=sys.stderr)
+            seconds, peak = measure(command, cwd, args.runs)
+            rows.append((size, name, seconds, peak))
+    write_report(args.out, rows, versions(), args)
+
+
+def write_report(out: Path, rows: list[tuple[int, str, float, float]], info: dict[str, str],
+                 args: argparse.Namespace) -> None:
+    lines = [
+        "# Performance", "",
+        "Measured by `make bench` (`python benchmarks/run.py`), all tools on the same generated",
+        "registries in one run (`benchmarks/generate.py`: incidents cloned from the embedded",
+        "records, with proportional RfCs, problems, known errors and articles, and a monthly",
+        "git history). Median of " + str(args.runs) + " runs; peak resident memory of the process.",
+        "", *[f"- {k}: {v}" for k, v in info.items()], "",
+        "| incidents | command | median s | per incident ms | peak MiB | vs isg validate |",
+        "|---|---|---|---|---|---|",
+    ]
+    baseline = {size: s for size, name, s, _ in rows if name.startswith("isg validate")}
+    for size, name, seconds, peak in rows:
+        ratio = seconds / baseline[size] if baseline.get(size) else 0
+        lines.append(f"| {size} | {name} | {seconds:.2f} | {seconds * 1000 / size:.2f} |"
+                     f" {peak:.0f} | {ratio:.2f}x |")
+    lines += ["", "## Reading the numbers", "",
+              "See the notes below the table in the previous version of this file, kept by hand:",
+              "the generated part above is rewritten by every run.", ""]
+    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"wrote {out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
