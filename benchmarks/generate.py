@@ -28,14 +28,43 @@ from isg.model import KIND_BY_NAME  # noqa: E402
 from isg.records import parse_registry, read_record_files  # noqa: E402
 from isg.schemas import load_schemas  # noqa: E402
 
-COPIED = ("state", "organisation", "member", "service-levels", "ci", "budget", "governance",
-          "release", "improvement")
-SHIFTED_KEYS = ("reported_at", "identified_at", "recorded_at", "submitted_at", "updated_at",
-                "at", "start", "end", "assessed_at", "implemented_at", "reviewed_at",
-                "retrospective_review", "raised_at")
-MILESTONE_KEYS = ("registration_confirmed", "ecab_informed", "ecab_meeting",
-                  "initial_documentation", "analysis", "workaround", "permanent_solution",
-                  "knowledge_documented", "closed")
+COPIED = (
+    "state",
+    "organisation",
+    "member",
+    "service-levels",
+    "ci",
+    "budget",
+    "governance",
+    "release",
+    "improvement",
+)
+SHIFTED_KEYS = (
+    "reported_at",
+    "identified_at",
+    "recorded_at",
+    "submitted_at",
+    "updated_at",
+    "at",
+    "start",
+    "end",
+    "assessed_at",
+    "implemented_at",
+    "reviewed_at",
+    "retrospective_review",
+    "raised_at",
+)
+MILESTONE_KEYS = (
+    "registration_confirmed",
+    "ecab_informed",
+    "ecab_meeting",
+    "initial_documentation",
+    "analysis",
+    "workaround",
+    "permanent_solution",
+    "knowledge_documented",
+    "closed",
+)
 
 
 def counter_id(prefix: str, year: int, number: int) -> str:
@@ -49,8 +78,14 @@ def counter_id(prefix: str, year: int, number: int) -> str:
 def shift(value: Any, delta: timedelta) -> Any:
     """Every timestamp inside `value` moved back by `delta` (dates stay)."""
     if isinstance(value, dict):
-        return {k: (_shift_time(v, delta) if k in SHIFTED_KEYS or k in MILESTONE_KEYS
-                    else shift(v, delta)) for k, v in value.items()}
+        return {
+            k: (
+                _shift_time(v, delta)
+                if k in SHIFTED_KEYS or k in MILESTONE_KEYS
+                else shift(v, delta)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [shift(v, delta) for v in value]
     return value
@@ -70,8 +105,16 @@ def clone(kind: str, template: dict[str, Any], number: int, weeks: int) -> dict[
     stamp = next((data[k] for k in SHIFTED_KEYS if isinstance(data.get(k), str)), None)
     year = datetime.fromisoformat(stamp).year if stamp else 2026
     data["id"] = counter_id(KIND_BY_NAME[kind].id_prefix or "X", year, number)
-    for key in ("problem", "problems", "incidents", "known_errors", "rfcs", "fix_rfc", "adopts",
-                "release"):
+    for key in (
+        "problem",
+        "problems",
+        "incidents",
+        "known_errors",
+        "rfcs",
+        "fix_rfc",
+        "adopts",
+        "release",
+    ):
         data.pop(key, None)  # references are not cloned; the copies stand alone
     if kind == "rfc" and data.get("status") == "scheduled":
         data["status"] = "approved"
@@ -94,13 +137,30 @@ def generate(out: Path, incidents: int) -> None:
     for kind in COPIED:
         for record in registry.of_kind(kind):
             data = {k: v for k, v in record.data.items() if k not in ("rfcs", "incidents")}
-            files.append((record.path, canonical_text(record.kind, data,
-                                                      schemas.for_kind(record.kind)), base_time))
+            files.append(
+                (
+                    record.path,
+                    canonical_text(record.kind, data, schemas.for_kind(record.kind)),
+                    base_time,
+                )
+            )
     for problem in registry.of_kind("problem"):  # known errors point at these
-        files.append((problem.path, canonical_text(problem.kind, {**problem.data, "incidents": []},
-                                                   schemas.for_kind(problem.kind)), base_time))
-    counts = {"incident": incidents, "rfc": incidents // 10, "problem": incidents // 50,
-              "known-error": incidents // 100, "knowledge": incidents // 50}
+        files.append(
+            (
+                problem.path,
+                canonical_text(
+                    problem.kind, {**problem.data, "incidents": []}, schemas.for_kind(problem.kind)
+                ),
+                base_time,
+            )
+        )
+    counts = {
+        "incident": incidents,
+        "rfc": incidents // 10,
+        "problem": incidents // 50,
+        "known-error": incidents // 100,
+        "knowledge": incidents // 50,
+    }
     for kind, count in counts.items():
         templates = [r for r in registry.of_kind(kind)]
         record_kind = KIND_BY_NAME[kind]
@@ -140,8 +200,7 @@ def _history(out: Path, files: list[tuple[str, str, str]]) -> None:
             data = text.encode()
             stream.append(f"M 100644 inline {path}\ndata {len(data)}\n".encode() + data + b"\n")
         previous = mark
-    subprocess.run(["git", "fast-import", "--quiet"], input=b"".join(stream), cwd=out,
-                   check=True)
+    subprocess.run(["git", "fast-import", "--quiet"], input=b"".join(stream), cwd=out, check=True)
     subprocess.run(["git", "checkout", "-q", "-f", "main"], cwd=out, check=True)
 
 

@@ -35,8 +35,9 @@ def measure(command: list[str], cwd: Path, runs: int) -> tuple[float, float]:
     times, peaks = [], []
     for _ in range(runs):
         start = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         _, _, usage = os.wait4(process.pid, 0)
         times.append(time.perf_counter() - start)
         peaks.append(usage.ru_maxrss / 1024)
@@ -49,37 +50,56 @@ def hugo_site(target: Path, pages: int) -> Path:
         shutil.rmtree(target)
     (target / "content" / "incidents").mkdir(parents=True)
     (target / "layouts" / "_default").mkdir(parents=True)
-    (target / "hugo.toml").write_text('baseURL = "/"\ntitle = "bench"\ndisableKinds = ["taxonomy", "term"]\n')
+    (target / "hugo.toml").write_text(
+        'baseURL = "/"\ntitle = "bench"\ndisableKinds = ["taxonomy", "term"]\n'
+    )
     (target / "layouts" / "_default" / "single.html").write_text(
         "<!doctype html><html><head><title>{{ .Title }}</title></head><body><main>"
-        "<h1>{{ .Title }}</h1>{{ .Content }}</main></body></html>\n")
+        "<h1>{{ .Title }}</h1>{{ .Content }}</main></body></html>\n"
+    )
     (target / "layouts" / "_default" / "list.html").write_text(
-        "<!doctype html><html><body><ul>{{ range .Pages }}<li><a href=\"{{ .RelPermalink }}\">"
-        "{{ .Title }}</a></li>{{ end }}</ul></body></html>\n")
-    body = ("Reported by the Central Authority through the helpdesk.\n\n"
-            "| milestone | target | deadline | state |\n|---|---|---|---|\n"
-            + "| analysis | 2d | 2026-03-04T15:15 | met |\n" * 6)
+        '<!doctype html><html><body><ul>{{ range .Pages }}<li><a href="{{ .RelPermalink }}">'
+        "{{ .Title }}</a></li>{{ end }}</ul></body></html>\n"
+    )
+    body = (
+        "Reported by the Central Authority through the helpdesk.\n\n"
+        "| milestone | target | deadline | state |\n|---|---|---|---|\n"
+        + "| analysis | 2d | 2026-03-04T15:15 | met |\n"
+        * 6
+    )
     for number in range(pages):
         (target / "content" / "incidents" / f"inc-{number}.md").write_text(
-            f'---\ntitle: "Incident {number}"\n---\n{body}')
+            f'---\ntitle: "Incident {number}"\n---\n{body}'
+        )
     return target
 
 
 def versions() -> dict[str, str]:
     def out(command: list[str]) -> str:
         try:
-            return subprocess.run(command, capture_output=True, text=True, check=True
-                                  ).stdout.strip().splitlines()[0]
+            return (
+                subprocess.run(command, capture_output=True, text=True, check=True)
+                .stdout.strip()
+                .splitlines()[0]
+            )
         except (OSError, subprocess.CalledProcessError):
             return "not installed"
 
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")),
-               platform.processor())
-    return {"machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
-            "python": platform.python_version(), "isg": out(["isg", "--version"]),
-            "check-jsonschema": out(["check-jsonschema", "--version"]),
-            "hugo": out(["hugo", "version"]).split(" BuildDate")[0]}
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    return {
+        "machine": f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "isg": out(["isg", "--version"]),
+        "check-jsonschema": out(["check-jsonschema", "--version"]),
+        "hugo": out(["hugo", "version"]).split(" BuildDate")[0],
+    }
 
 
 def main() -> None:
@@ -93,22 +113,52 @@ def main() -> None:
     for size in [int(s) for s in args.sizes.split(",")]:
         registry = args.work / f"registry-{size}"
         print(f"generating {size} incidents ...", file=sys.stderr)
-        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "generate.py"), str(registry),
-                        "--incidents", str(size)], check=True, stdout=subprocess.DEVNULL)
-        files = sorted(str(p.relative_to(registry)) for p in (registry / "records" / "incidents").glob("*.yaml"))
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "benchmarks" / "generate.py"),
+                str(registry),
+                "--incidents",
+                str(size),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        incidents = (registry / "records" / "incidents").glob("*.yaml")
+        files = sorted(str(p.relative_to(registry)) for p in incidents)
         hugo = hugo_site(args.work / f"hugo-{size}", size)
         cases = [
             ("isg validate (cold, whole registry)", ["isg", "validate", "--at", AT], registry),
-            ("check-jsonschema (incidents, schema only)",
-             ["check-jsonschema", "--schemafile", "schemas/incident.schema.json", *files],
-             registry),
+            (
+                "check-jsonschema (incidents, schema only)",
+                ["check-jsonschema", "--schemafile", "schemas/incident.schema.json", *files],
+                registry,
+            ),
             ("libyaml parse of every record (floor)", [sys.executable, "-c", FLOOR], registry),
-            ("isg sla status --evidence", ["isg", "sla", "status", "--evidence", "--at", AT,
-                                           "--format", "json"], registry),
-            ("isg site build", ["isg", "site", "build", "--at", AT, "--no-history", "--out",
-                                str(args.work / f"site-{size}")], registry),
-            ("hugo (same number of pages)", ["hugo", "--quiet", "-d",
-                                            str(args.work / f"hugo-out-{size}")], hugo),
+            (
+                "isg sla status --evidence",
+                ["isg", "sla", "status", "--evidence", "--at", AT, "--format", "json"],
+                registry,
+            ),
+            (
+                "isg site build",
+                [
+                    "isg",
+                    "site",
+                    "build",
+                    "--at",
+                    AT,
+                    "--no-history",
+                    "--out",
+                    str(args.work / f"site-{size}"),
+                ],
+                registry,
+            ),
+            (
+                "hugo (same number of pages)",
+                ["hugo", "--quiet", "-d", str(args.work / f"hugo-out-{size}")],
+                hugo,
+            ),
         ]
         for name, command, cwd in cases:
             print(f"  {size}: {name}", file=sys.stderr)
@@ -117,27 +167,40 @@ def main() -> None:
     write_report(args.out, rows, versions(), args)
 
 
-def write_report(out: Path, rows: list[tuple[int, str, float, float]], info: dict[str, str],
-                 args: argparse.Namespace) -> None:
+def write_report(
+    out: Path,
+    rows: list[tuple[int, str, float, float]],
+    info: dict[str, str],
+    args: argparse.Namespace,
+) -> None:
     lines = [
-        "# Performance", "",
+        "# Performance",
+        "",
         "Measured by `make bench` (`python benchmarks/run.py`), all tools on the same generated",
         "registries in one run (`benchmarks/generate.py`: incidents cloned from the embedded",
         "records, with proportional RfCs, problems, known errors and articles, and a monthly",
         "git history). Median of " + str(args.runs) + " runs; peak resident memory of the process.",
-        "", *[f"- {k}: {v}" for k, v in info.items()], "",
+        "",
+        *[f"- {k}: {v}" for k, v in info.items()],
+        "",
         "| incidents | command | median s | per incident ms | peak MiB | vs isg validate |",
         "|---|---|---|---|---|---|",
     ]
     baseline = {size: s for size, name, s, _ in rows if name.startswith("isg validate")}
     for size, name, seconds, peak in rows:
         ratio = seconds / baseline[size] if baseline.get(size) else 0
-        lines.append(f"| {size} | {name} | {seconds:.2f} | {seconds * 1000 / size:.2f} |"
-                     f" {peak:.0f} | {ratio:.2f}x |")
-    lines += ["", "## Reading the numbers", "",
-              "See the notes below the table in the previous version of this file, kept by hand:",
-              "the generated part above is rewritten by every run.", ""]
-    out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.append(
+            f"| {size} | {name} | {seconds:.2f} | {seconds * 1000 / size:.2f} |"
+            f" {peak:.0f} | {ratio:.2f}x |"
+        )
+    table = "\n".join(lines) + "\n"
+    start, end = "<!-- bench:start -->\n", "<!-- bench:end -->\n"
+    text = out.read_text(encoding="utf-8") if out.exists() else f"{start}{end}"
+    if start not in text or end not in text:
+        text = f"{start}{end}" + text
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    out.write_text(before + start + table + end + after, encoding="utf-8")  # notes kept
     print(f"wrote {out}", file=sys.stderr)
 
 
