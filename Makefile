@@ -31,7 +31,7 @@ golden: $(BIN)/isg
 ## test: the whole test suite, then lint and type checks
 test: $(BIN)/isg
 	$(BIN)/python -m pytest
-	$(BIN)/ruff check tool tests
+	$(BIN)/ruff check tool tests benchmarks
 	$(BIN)/mypy
 
 ## fmt: rewrite records canonically
