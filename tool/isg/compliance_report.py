@@ -50,7 +50,8 @@ def build_report(
     # Deadlines are at most weeks after the report: only incidents reported in the year or
     # the one before can have a milestone due in it, so only those are evaluated.
     relevant = [
-        r.id for r in registry.of_kind("incident")
+        r.id
+        for r in registry.of_kind("incident")
         if (when := parse_time(r.data.get("reported_at"))) and year - 1 <= when.year <= year
     ]
     run = evaluate_registry(registry, schemas, now=at, ids=relevant)

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -37,13 +37,18 @@ class Seat:
     organisation_type: str | None
 
     def active_on(self, day: date) -> bool:
-        start = parse_date(self.role.get("from")) or date.min
-        end = parse_date(self.role.get("until")) or date.max
-        return start <= day <= end
+        return role_active(self.role, day)
 
     def on_duty_in(self, month: str) -> bool:
         months = self.role.get("months")
         return isinstance(months, list) and month in months
+
+
+def role_active(role: Mapping[str, Any], day: date) -> bool:
+    """Whether a role entry covers `day` (`from` and `until` both included, open-ended)."""
+    start = parse_date(role.get("from")) or date.min
+    end = parse_date(role.get("until")) or date.max
+    return start <= day <= end
 
 
 def seats(registry: Registry, role: str) -> list[Seat]:

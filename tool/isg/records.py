@@ -32,6 +32,7 @@ class Registry:
         self._index: dict[tuple[str, str], Record] = {}
         for record in self.records:
             self._index.setdefault((record.kind.name, record.id), record)
+        self._by_path = {record.path: record for record in self.records}
 
     def get(self, kind: str, record_id: str) -> Record | None:
         return self._index.get((kind, record_id))
@@ -40,7 +41,7 @@ class Registry:
         return [record for record in self.records if record.kind.name == kind]
 
     def by_path(self) -> dict[str, Record]:
-        return {record.path: record for record in self.records}
+        return self._by_path
 
 
 def read_record_files(root: Path) -> dict[str, bytes]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
+from isg.governance import role_active
 from isg.releases import installation_status
 from isg.sla.incident import IncidentStatus
 from isg.sla.output import describe_priority
@@ -384,7 +385,7 @@ def _governance(data: SiteData) -> dict[str, Any]:
         return [
             m
             for m in members
-            if any(_active(r, day) and r.get("role") == role for r in m.get("roles") or [])
+            if any(role_active(r, day) and r.get("role") == role for r in m.get("roles") or [])
         ]
 
     rota: dict[str, list[str]] = defaultdict(list)
@@ -403,9 +404,3 @@ def _governance(data: SiteData) -> dict[str, Any]:
         "organisations": {o["id"]: o for o in data.of("organisation")},
         "improvements": data.of("improvement"),
     }
-
-
-def _active(role: Mapping[str, Any], day: date) -> bool:
-    start = parse_date(role.get("from")) or date.min
-    end = parse_date(role.get("until")) or date.max
-    return start <= day <= end
