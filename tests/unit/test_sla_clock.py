@@ -285,3 +285,78 @@ def test_results_do_not_depend_on_the_process_time_zone(
         monkeypatch.undo()
         time.tzset()
     assert os.environ.get("TZ") != zone
+
+
+# --- the cumulative index against the segment walk (the definition) ------------------------
+# `elapsed_working_time` and `compute_deadline` answer from the calendar's cumulative working
+# time; `ledger` walks the segments one by one. With pauses, a maximum pause and spans of years
+# (the index is laid out a year at a time), both must give the same answers.
+
+pause_specs = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=WINDOW_MINUTES // 2),
+        st.one_of(st.none(), st.integers(min_value=1, max_value=4000)),
+    ),
+    max_size=3,
+)
+max_pauses = st.one_of(st.none(), st.integers(min_value=0, max_value=2000))
+
+
+def _walk_deadline(
+    start: datetime, target: timedelta, pauses: list[Pause], cap: object
+) -> datetime:
+    from isg.sla.clock import _walk
+
+    if target == timedelta(0):
+        return start
+    used = timedelta(0)
+    for segment in _walk(SIMPLE, start, None, tuple(pauses), cap):  # type: ignore[arg-type]
+        if segment.counted:
+            if used + segment.length >= target:
+                return segment.start + (target - used)
+            used += segment.length
+    raise AssertionError("unreachable")
+
+
+@settings(max_examples=150, deadline=None)
+@given(offsets, targets, pause_specs, max_pauses, st.integers(min_value=0, max_value=8000))
+def test_index_with_pauses_matches_the_segment_walk(
+    a: int, minutes: int, specs: list[tuple[int, int | None]], cap: int | None, span: int
+) -> None:
+    pauses = sorted(
+        (Pause(at(a + s), at(a + s + n) if n else None) for s, n in specs),
+        key=lambda p: p.start,
+    )
+    if any(p.end is None for p in pauses[:-1]):
+        pauses = [p for p in pauses if p.end is not None]
+    max_pause = timedelta(minutes=cap) if cap is not None else None
+    end = at(a + span)
+    counted = sum(
+        (
+            s.length
+            for s in ledger(SIMPLE, at(a), end, pauses=pauses, max_pause=max_pause)
+            if s.counted
+        ),
+        timedelta(0),
+    )
+    assert elapsed_working_time(SIMPLE, at(a), end, pauses=pauses, max_pause=max_pause) == counted
+    target = timedelta(minutes=minutes)
+    open_forever = max_pause is None and any(p.end is None for p in pauses)
+    if not open_forever:
+        due = compute_deadline(SIMPLE, at(a), target, pauses=pauses, max_pause=max_pause)
+        assert due == _walk_deadline(at(a), target, pauses, max_pause)
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (paris(2019, 12, 31, 17, 0), paris(2020, 1, 2, 10, 0)),  # across a year's end
+        (paris(2016, 6, 1, 9, 0), paris(2026, 6, 1, 9, 0)),  # ten years
+        (paris(2026, 3, 27, 12, 0), paris(2026, 3, 30, 12, 0)),  # the DST weekend
+    ],
+)
+def test_index_agrees_with_the_walk_over_years(start: datetime, end: datetime) -> None:
+    counted = sum((s.length for s in ledger(FRANCE, start, end) if s.counted), timedelta(0))
+    assert elapsed_working_time(FRANCE, start, end) == counted
+    assert compute_deadline(FRANCE, start, counted) <= end
+    assert elapsed_working_time(FRANCE, start, compute_deadline(FRANCE, start, counted)) == counted

@@ -79,9 +79,23 @@ def elapsed_working_time(
     pauses: Iterable[Pause] = (),
     max_pause: timedelta | None = None,
 ) -> timedelta:
-    """Working time that counts between `start` and `end` (zero if `end` <= `start`)."""
-    segments = ledger(calendar, start, end, pauses=pauses, max_pause=max_pause)
-    return sum((s.length for s in segments if s.counted), timedelta(0))
+    """Working time that counts between `start` and `end` (zero if `end` <= `start`).
+
+    Equal to the counted segments of `ledger` (a test holds them together), computed from
+    the calendar's cumulative working time instead of a walk.
+    """
+    if end <= start:
+        return timedelta(0)
+    worked = calendar.working_between(start, end)
+    excluded = sum(
+        (
+            min(hi, worked) - lo
+            for lo, hi in _paused_work(calendar, start, pauses, max_pause)
+            if lo < worked
+        ),
+        timedelta(0),
+    )
+    return worked - excluded
 
 
 def compute_deadline(
@@ -99,20 +113,69 @@ def compute_deadline(
     """
     if target <= timedelta(0):
         return start.astimezone(UTC)
-    used = timedelta(0)
+    goal = target  # working time since start, pauses included, at which the target is met
+    for lo, hi in _paused_work(calendar, start, pauses, max_pause):
+        if lo >= goal:
+            break
+        if hi == FOREVER_WORK:
+            goal = FOREVER_WORK
+            break
+        goal += hi - lo
     try:
-        for segment in _walk(calendar, start, None, tuple(pauses), max_pause):
-            if not segment.counted:
-                continue
-            if segment.end == FOREVER or used + segment.length >= target:
-                return segment.start + (target - used)
-            used += segment.length
+        if goal != FOREVER_WORK:
+            return calendar.advance(start, goal)
     except CalendarError:
         pass
     raise CalendarError(
         f"no deadline within ten years in calendar {calendar.name}: the clock never runs"
         " (an open pause with no maximum?)"
     )
+
+
+FOREVER_WORK = timedelta.max
+
+
+def _paused_work(
+    calendar: WorkingCalendar,
+    start: datetime,
+    pauses: Iterable[Pause],
+    max_pause: timedelta | None,
+) -> list[tuple[timedelta, timedelta]]:
+    """The stretches of working time (measured from `start`) that the pauses take out.
+
+    Pauses are merged where they overlap, clipped to `start`, and spend the `max_pause`
+    allowance in order; an open pause with no maximum takes out everything after it
+    (`FOREVER_WORK`).
+    """
+    merged: list[list[datetime | None]] = []
+    for pause in sorted((p.in_utc() for p in pauses), key=lambda p: p.start):
+        lo = max(pause.start, start)
+        hi = pause.end
+        if hi is not None and hi <= lo:
+            continue
+        if merged and (merged[-1][1] is None or lo <= merged[-1][1]):  # type: ignore[operator]
+            last_end = merged[-1][1]
+            merged[-1][1] = None if hi is None or last_end is None else max(last_end, hi)
+        else:
+            merged.append([lo, hi])
+    left = max_pause
+    stretches: list[tuple[timedelta, timedelta]] = []
+    for lo, hi in merged:
+        assert lo is not None
+        offset = calendar.working_between(start, lo)
+        if hi is None:
+            length = FOREVER_WORK if left is None else left
+        else:
+            length = calendar.working_between(lo, hi)
+            if left is not None:
+                length = min(length, left)
+        if left is not None:
+            left -= length
+        if length > timedelta(0):
+            stretches.append((offset, FOREVER_WORK if length == FOREVER_WORK else offset + length))
+        if length == FOREVER_WORK:
+            break
+    return stretches
 
 
 def _walk(
