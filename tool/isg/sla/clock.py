@@ -147,21 +147,22 @@ def _paused_work(
     allowance in order; an open pause with no maximum takes out everything after it
     (`FOREVER_WORK`).
     """
-    merged: list[list[datetime | None]] = []
+    merged: list[tuple[datetime, datetime | None]] = []  # None: still open
     for pause in sorted((p.in_utc() for p in pauses), key=lambda p: p.start):
-        lo = max(pause.start, start)
-        hi = pause.end
+        lo, hi = max(pause.start, start), pause.end
         if hi is not None and hi <= lo:
             continue
-        if merged and (merged[-1][1] is None or lo <= merged[-1][1]):  # type: ignore[operator]
-            last_end = merged[-1][1]
-            merged[-1][1] = None if hi is None or last_end is None else max(last_end, hi)
-        else:
-            merged.append([lo, hi])
+        if merged:
+            last_lo, last_hi = merged[-1]
+            if last_hi is None:
+                continue  # the open pause before already takes out everything after it
+            if lo <= last_hi:
+                merged[-1] = (last_lo, None if hi is None else max(last_hi, hi))
+                continue
+        merged.append((lo, hi))
     left = max_pause
     stretches: list[tuple[timedelta, timedelta]] = []
     for lo, hi in merged:
-        assert lo is not None
         offset = calendar.working_between(start, lo)
         if hi is None:
             length = FOREVER_WORK if left is None else left
