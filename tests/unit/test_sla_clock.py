@@ -360,3 +360,21 @@ def test_index_agrees_with_the_walk_over_years(start: datetime, end: datetime) -
     assert elapsed_working_time(FRANCE, start, end) == counted
     assert compute_deadline(FRANCE, start, counted) <= end
     assert elapsed_working_time(FRANCE, start, compute_deadline(FRANCE, start, counted)) == counted
+
+
+@pytest.mark.parametrize("zone", ["America/Santiago", "Australia/Lord_Howe", "Asia/Kolkata"])
+def test_index_agrees_with_the_walk_in_unusual_zones(zone: str) -> None:
+    # Santiago switches at midnight, Lord Howe by half an hour, Kolkata never.
+    calendar = calendar_from_record(
+        zone,
+        {
+            "timezone": zone,
+            "working_days": ["mon", "tue", "wed", "thu", "fri", "sat"],
+            "working_hours": ["00:00-02:30", "09:00-17:00", "23:00-24:00"],
+            "hours_per_day": 11.5,
+        },
+    )
+    start, end = datetime(2025, 12, 1, tzinfo=UTC), datetime(2027, 2, 1, tzinfo=UTC)
+    counted = sum((s.length for s in ledger(calendar, start, end) if s.counted), timedelta(0))
+    assert elapsed_working_time(calendar, start, end) == counted
+    assert compute_deadline(calendar, start, counted) <= end

@@ -194,6 +194,8 @@ class WorkingCalendar:
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 DAY_MICROS = 86_400_000_000
+MINUTE_MICROS = 60_000_000
+EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 def to_micros(moment: datetime) -> int:
@@ -234,12 +236,25 @@ class _CumulativeIndex:
         self._lay_out(first, last)
 
     def _year(self, year: int) -> list[tuple[int, int]]:
+        calendar, zone = self.calendar, self.calendar.zone
         day, intervals = date(year, 1, 1), []
+        midnight = datetime(year, 1, 1, tzinfo=zone).utcoffset()
         while day.year == year:
-            for segment in self.calendar._day_segments(day):
-                if segment.counted:
-                    intervals.append((to_micros(segment.start), to_micros(segment.end)))
-            day += timedelta(days=1)
+            following = day + timedelta(days=1)
+            next_midnight = datetime.combine(following, time(), tzinfo=zone).utcoffset()
+            if midnight != next_midnight:  # a DST switch inside the day: the careful way
+                for segment in calendar._day_segments(day):
+                    if segment.counted:
+                        intervals.append((to_micros(segment.start), to_micros(segment.end)))
+            else:  # one UTC offset all day: local minutes are plain arithmetic
+                plan, _ = calendar.day_plan(day)
+                assert midnight is not None
+                base = (following.toordinal() - 1 - EPOCH_ORDINAL) * DAY_MICROS
+                base -= midnight // MICROSECOND
+                for (lo, hi), counted, _ in sorted(plan):
+                    if counted and hi > lo:
+                        intervals.append((base + lo * MINUTE_MICROS, base + hi * MINUTE_MICROS))
+            day, midnight = following, next_midnight
         return intervals
 
     def _lay_out(self, first: int, last: int) -> None:
