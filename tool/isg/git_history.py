@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 
@@ -59,7 +60,14 @@ MILESTONE_KEYS = (
     "knowledge_documented",
     "closed",
 )
-_ADDED_MILESTONE = re.compile(r"^\+  (" + "|".join(MILESTONE_KEYS) + r"): '?([0-9T:.+\-Z]+)'?\s*$")
+# One pattern over the whole log, in C: a commit header, a file header, or an added milestone
+# line of the canonical form `  key: 'time'`. Everything else in the patches is skipped.
+_LOG_LINE = re.compile(
+    rb"^(?:\x00([0-9a-f]{40}) (\S+)|\+\+\+ (\S+)|\+  ("
+    + "|".join(MILESTONE_KEYS).encode()
+    + rb"): '?([0-9T:.+\-Z]+)'?[ \t]*)$",
+    re.MULTILINE,
+)
 
 
 def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], FirstSeen]:
@@ -76,36 +84,50 @@ def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], Fir
         ) from None
     top = Path(repo.working_tree_dir or root).resolve()
     folder = (Path(root).resolve() / RECORDS_DIR / "incidents").relative_to(top).as_posix()
-    try:
-        log = repo.git.log(
-            "--reverse",
-            "--no-renames",
-            "-p",
-            "--unified=0",
-            "--no-color",
-            "--format=%x00%H %cI",
-            "--",
-            folder,
-        )
-    except git.GitCommandError as exc:
-        raise RegistryError(f"git log failed: {exc.stderr.strip()}") from None
+    command = [
+        "git",
+        "-C",
+        str(top),
+        "log",
+        "--reverse",
+        "--no-renames",
+        "-p",
+        "--unified=0",
+        "--no-color",
+        "--no-ext-diff",
+        "--format=%x00%H %cI",
+        "--",
+        folder,
+    ]
+    done = subprocess.run(command, capture_output=True, check=False)
+    if done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip()
+        raise RegistryError(f"git log failed: {message}")
     found: dict[tuple[str, str, datetime], FirstSeen] = {}
     commit: FirstSeen | None = None
     incident = ""
-    for line in log.splitlines():
-        if line.startswith("\0"):
-            sha, when = line[1:].split(" ", 1)
-            commit = FirstSeen(sha, datetime.fromisoformat(when))
-        elif line.startswith("+++ "):
-            incident = PurePosixPath(line[4:]).stem
-        elif commit and (match := _ADDED_MILESTONE.match(line)):
-            try:
-                instant = datetime.fromisoformat(match[2])
-            except ValueError:
-                continue
-            if instant.tzinfo is not None:
-                found.setdefault((incident, match[1], instant), commit)
+    times: dict[bytes, datetime | None] = {}  # the same instant is written many times
+    for match in _LOG_LINE.finditer(done.stdout):
+        sha, when, path, key, value = match.groups()
+        if sha is not None:
+            commit = FirstSeen(sha.decode(), datetime.fromisoformat(when.decode()))
+        elif path is not None:
+            incident = PurePosixPath(path.decode("utf-8", "replace")).stem
+        elif commit is not None:
+            if value not in times:
+                times[value] = _instant(value)
+            instant = times[value]
+            if instant is not None:
+                found.setdefault((incident, key.decode(), instant), commit)
     return found
+
+
+def _instant(text: bytes) -> datetime | None:
+    try:
+        instant = datetime.fromisoformat(text.decode())
+    except ValueError:
+        return None
+    return instant if instant.tzinfo is not None else None
 
 
 class PullRequestTrees:
