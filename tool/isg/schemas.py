@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import jsonschema_rs
 from jsonschema.exceptions import ValidationError, best_match
 
 from isg.errors import RegistryError
@@ -33,6 +34,11 @@ class SchemaSet:
 
     schemas: dict[str, Schema]
     validators: dict[str, jsonschema.protocols.Validator]
+    # jsonschema-rs answers "valid or not" about a hundred times faster; only a record it
+    # rejects goes through `jsonschema` for the positioned, explained findings. Formats are
+    # checked by jsonschema's own format checker in both, so the two agree on what is valid
+    # (tests/unit/test_schemas.py holds them together on every example file).
+    fast: dict[str, Any]
 
     def for_kind(self, kind: Kind) -> Schema:
         return self.schemas[kind.name]
@@ -42,6 +48,7 @@ def load_schemas(root: Path) -> SchemaSet:
     """Read and check `schemas/<kind>.schema.json` for every kind; build validators once."""
     schemas: dict[str, Schema] = {}
     validators: dict[str, jsonschema.protocols.Validator] = {}
+    fast: dict[str, Any] = {}
     for kind in KINDS:
         path = root / kind.schema_file
         try:
@@ -53,11 +60,24 @@ def load_schemas(root: Path) -> SchemaSet:
         validators[kind.name] = jsonschema.Draft202012Validator(
             schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER
         )
-    return SchemaSet(schemas=schemas, validators=validators)
+        fast[kind.name] = jsonschema_rs.Draft202012Validator(
+            schema, validate_formats=True, formats=_FORMATS
+        )
+    return SchemaSet(schemas=schemas, validators=validators, fast=fast)
+
+
+def _format(name: str) -> Any:
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    return lambda value: checker.conforms(value, name)
+
+
+_FORMATS = {name: _format(name) for name in ("date-time", "date", "email", "uri")}
 
 
 def check_record(record: Record, schemas: SchemaSet) -> list[Finding]:
     """Every schema violation in `record`, each at the line of the offending value or key."""
+    if schemas.fast[record.kind.name].is_valid(record.data):
+        return []
     validator = schemas.validators[record.kind.name]
     findings: list[Finding] = []
     for error in validator.iter_errors(record.data):
