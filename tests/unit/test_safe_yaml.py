@@ -141,3 +141,77 @@ def test_any_input_parses_or_raises_yaml_error(raw: bytes) -> None:
         assert exc.position.line >= 1
     else:
         assert isinstance(doc.data, dict)
+
+
+# --- the fast reader and the careful reader give the same data ------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from isg.safe_yaml import _careful, _fast  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD_FILES = sorted(ROOT.glob("records/*/*.yaml")) + sorted(
+    ROOT.glob("tests/examples/*/*/*.yaml")
+)
+
+
+@pytest.mark.parametrize("path", RECORD_FILES, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_fast_reader_gives_the_careful_readers_data(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    fast = _fast(text)
+    try:
+        careful = _careful(text).data
+    except YamlError:
+        assert fast is None or "&" in text or "*" in text or "!" in text
+        return
+    assert fast is None or fast == careful
+
+
+def test_fast_document_finds_positions_when_asked() -> None:
+    doc = parse_document(b"a: 1\nb:\n  c: [x, y]\n")
+    assert doc._values is None  # read the fast way
+    assert doc.position(("b", "c", 1)) == Position(3, 10)
+
+
+YAML_PIECES = st.lists(
+    st.sampled_from(
+        [
+            "a: 1",
+            "b: NO",
+            "c: '010'",
+            "d:",
+            "  - x",
+            "  - 2.5",
+            "e: |",
+            "  text",
+            "a: dup",
+            "f: {x: 1}",
+            "g: [1, [2]]",
+            "h: ~",
+            "? k",
+            ": v",
+            "i: 12:30",
+            'j: "q"',
+            "- item",
+            "k: on",
+            "  nested: true",
+            "l: -7",
+            "m: 1_000",
+            "n: >-",
+            "  folded",
+        ]
+    ),
+    max_size=8,
+).map(lambda lines: "\n".join(lines) + "\n")
+
+
+@settings(max_examples=400, deadline=None)
+@given(YAML_PIECES | st.text(max_size=120))
+def test_fast_and_careful_readers_agree_on_anything(text: str) -> None:
+    fast = _fast(text)
+    try:
+        careful = _careful(text).data
+    except YamlError:
+        careful = None
+    if fast is not None:
+        assert fast == careful

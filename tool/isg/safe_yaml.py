@@ -20,7 +20,7 @@ Every value's position is kept so findings can name file, line and column.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -58,14 +58,47 @@ class YamlError(IsgError):
         self.position = position or Position(1, 1)
 
 
-@dataclass
 class Document:
-    """A parsed mapping with the position of every value and every key."""
+    """A parsed mapping with the position of every value and every key.
 
-    data: dict[str, Any]
-    values: dict[JsonPath, Position] = field(default_factory=dict)
-    keys: dict[JsonPath, Position] = field(default_factory=dict)
-    first_line: str = ""
+    Positions are only needed when something is wrong, so a document read the fast way
+    (see `parse_document`) finds them by reading its text again the careful way, once, the
+    first time one is asked for.
+    """
+
+    def __init__(
+        self,
+        data: dict[str, Any],
+        values: dict[JsonPath, Position] | None = None,
+        keys: dict[JsonPath, Position] | None = None,
+        first_line: str = "",
+        text: str | None = None,
+    ) -> None:
+        self.data = data
+        self.first_line = first_line
+        self._values = values
+        self._keys = keys
+        self._text = text
+
+    @property
+    def values(self) -> dict[JsonPath, Position]:
+        if self._values is None:
+            self._locate()
+        assert self._values is not None
+        return self._values
+
+    @property
+    def keys(self) -> dict[JsonPath, Position]:
+        if self._keys is None:
+            self._locate()
+        assert self._keys is not None
+        return self._keys
+
+    def _locate(self) -> None:
+        located = _careful(self._text) if self._text is not None else None
+        self._values = located._values if located and located._values else {}
+        self._keys = located._keys if located and located._keys else {}
+        self._text = None  # read once
 
     def position(self, path: JsonPath, *, key: bool = False) -> Position:
         """Where `path` is written; the nearest enclosing value if it is absent."""
@@ -98,7 +131,7 @@ def _pos(mark: Any) -> Position:
 class _Builder:
     def __init__(self, events: Any) -> None:
         self.events = events
-        self.doc = Document(data={})
+        self.doc = Document(data={}, values={}, keys={})
         self.nodes = 0
 
     def next_event(self) -> Any:
@@ -151,7 +184,15 @@ class _Builder:
 
 
 def parse_document(raw: bytes) -> Document:
-    """Parse one record file; raise `YamlError` with a position for anything refused."""
+    """Parse one record file; raise `YamlError` with a position for anything refused.
+
+    Two readers give the same data. The fast one lets libyaml compose the whole node tree
+    in C and keeps no positions; it gives up (returns None) on anything unusual -- a
+    character that could be an anchor, alias, tag or directive, a duplicate key, a limit
+    reached, any error -- and the careful one, event by event with every position, then
+    reads the file and says exactly what is wrong. tests/unit/test_safe_yaml.py holds the
+    two together.
+    """
     if len(raw) > MAX_BYTES:
         raise YamlError(f"file is larger than {MAX_BYTES // 1024} KiB")
     try:
@@ -159,6 +200,52 @@ def parse_document(raw: bytes) -> Document:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise YamlError(f"not valid UTF-8 (byte {exc.start})", Position(line, 1)) from None
+    data = _fast(text) if _CComposer is not None and not _UNUSUAL.search(text) else None
+    if data is None:
+        return _careful(text)
+    return Document(data, first_line=text.split("\n", 1)[0].rstrip("\r"), text=text)
+
+
+_CComposer = getattr(yaml, "CBaseLoader", None)
+# Anchors, aliases, tags and directives all start with one of these; so do document markers.
+_UNUSUAL = re.compile(r"[&*!]|^(?:%|---|\.\.\.)", re.MULTILINE)
+
+
+class _GiveUp(Exception):
+    pass
+
+
+def _fast(text: str) -> dict[str, Any] | None:
+    loader = _CComposer(text)  # type: ignore[misc]
+    try:
+        node = loader.get_single_node()
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        counter = [0]
+        return _node_value(node, 1, counter)  # type: ignore[no-any-return]
+    except (yaml.YAMLError, _GiveUp, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _node_value(node: Any, depth: int, counter: list[int]) -> Any:
+    counter[0] += 1
+    if counter[0] > MAX_NODES or depth > MAX_DEPTH:
+        raise _GiveUp
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.style else resolve_plain(node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return [_node_value(item, depth + 1, counter) for item in node.value]
+    result: dict[str, Any] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.value in result:
+            raise _GiveUp
+        result[key_node.value] = _node_value(value_node, depth + 1, counter)
+    return result
+
+
+def _careful(text: str) -> Document:
     builder = _Builder(iter(_events(text)))
     builder.doc.first_line = text.split("\n", 1)[0].rstrip("\r")
     try:
