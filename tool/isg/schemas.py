@@ -145,12 +145,22 @@ def resolve_ref(root: Schema, schema: Schema) -> Schema:
     ref = schema.get("$ref")
     if not isinstance(ref, str) or not ref.startswith("#/"):
         return schema
+    key = (id(root), id(schema))
+    cached = _RESOLVED.get(key)
+    if cached is not None and cached[0] is schema:
+        return cached[1]
     target: Any = root
     for part in ref[2:].split("/"):
         target = target[part]
     merged = dict(resolve_ref(root, target))
     merged.update({k: v for k, v in schema.items() if k != "$ref"})
+    _RESOLVED[key] = (schema, merged)
     return merged
+
+
+# Resolved `$ref`s by schema object: walks over thousands of records ask the same questions.
+# The schema object itself is kept with the answer, so a reused id() can never match.
+_RESOLVED: dict[tuple[int, int], tuple[Schema, Schema]] = {}
 
 
 def iter_annotated(
