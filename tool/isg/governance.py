@@ -14,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from isg.integrity import Rule
+from isg.integrity import RegistryRule
 from isg.model import Finding, Record, record_finding
 from isg.records import Registry
-from isg.schemas import SchemaSet
 from isg.times import parse_date
+
+if TYPE_CHECKING:
+    from isg.summaries import Summaries
 
 MEMBERS_DIR = "records/members"
 VOTING_STATE_ROLES = ("operating", "contributing")
@@ -68,7 +70,7 @@ def _gap(message: str, hint: str = "") -> Finding:
     return Finding(path=MEMBERS_DIR, message=message, hint=hint, rule="governance")
 
 
-def check_cab(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_cab(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
     """The CAB in office today has the PB, the SP and States from more than one region."""
     today = now.date()
     active = [seat for seat in seats(registry, "cab") if seat.active_on(today)]
@@ -84,7 +86,7 @@ def check_cab(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator
         )
 
 
-def check_ecab_rota(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_ecab_rota(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
     """Every month of `now`'s year has a State on eCAB duty, plus the PB and the SP."""
     ecab = seats(registry, "ecab")
     uncovered = []
@@ -106,7 +108,7 @@ def check_ecab_rota(registry: Registry, schemas: SchemaSet, now: datetime) -> It
             yield _gap(f"the eCAB on {today} has no {label} representative")
 
 
-def check_votes(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_votes(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
     """Observers have no vote and hold no CAB or eCAB State seat."""
     for role in ("governing-body", "cab", "ecab"):
         for seat in seats(registry, role):
@@ -147,4 +149,4 @@ def _observer(seat: Seat) -> str | None:
     return f"the {seat.organisation_type} is an observer"
 
 
-GOVERNANCE_RULES: tuple[Rule, ...] = (check_cab, check_ecab_rota, check_votes)
+GOVERNANCE_RULES: tuple[RegistryRule, ...] = (check_cab, check_ecab_rota, check_votes)

@@ -1,8 +1,15 @@
 """Rules across a record's fields and across records: IDs, references, times, calendars.
 
-Each rule is a function `(registry, schemas, now) -> Iterator[Finding]`, listed in
-`INTEGRITY_RULES`; governance composition lives in `governance`, status changes in
-`lifecycle`.
+Two sorts of rule, so that validation can remember and share out work (see summaries.py):
+
+* `RECORD_RULES`: `(record, schemas, allowed_emails) -> Iterator[Finding]`, about one record
+  on its own. Their findings depend only on the file's bytes, the schemas and the members'
+  e-mail addresses, so they are computed once per file content (and in parallel).
+* `REGISTRY_RULES`: `(registry, summaries, now) -> Iterator[Finding]`, across records. They
+  read the few kinds whose data is kept (`summaries.DATA_KINDS`) as a `Registry`, and the
+  summary of every record (ID, references, latest time) for the bulk kinds.
+
+Governance composition lives in `governance`, status changes in `lifecycle`.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import cache
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones
 
 import holidays
@@ -23,71 +30,84 @@ from isg.records import Registry, record_path
 from isg.schemas import SchemaSet, iter_annotated, resolve_ref, sub_schema
 from isg.times import parse_date, parse_time
 
+if TYPE_CHECKING:
+    from isg.summaries import Summaries
+
 PLACEHOLDER = "<REPLACE"
 # A solution is either of these; the first one reached meets the 'solution' milestone.
 SOLUTIONS = ("workaround", "permanent_solution")
 # Milestones that must follow one another (each one no earlier than those before it).
 MILESTONE_CHAIN = ("registration_confirmed", "initial_documentation", "analysis")
 
-Rule = Callable[[Registry, SchemaSet, datetime], Iterator[Finding]]
 
-
-def check_ids(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_ids(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
     """IDs are unique within a kind and equal to the file name."""
-    seen = Counter((record.kind.name, record.id) for record in registry.records)
-    for record in registry.records:
-        stem = PurePosixPath(record.path).stem
-        if record.id and record.id != stem:
-            yield record_finding(
-                record,
+    seen = Counter((summary.kind, summary.id) for summary in summaries.records)
+    for summary in summaries.records:
+        stem = PurePosixPath(summary.path).stem
+        if summary.id and summary.id != stem:
+            kind = KIND_BY_NAME[summary.kind]
+            yield summaries.finding(
+                summary,
                 ("id",),
-                f"id '{record.id}' does not match the file name '{stem}.yaml'",
+                f"id '{summary.id}' does not match the file name '{stem}.yaml'",
                 rule="id",
-                hint=f"rename the file to {record_path(record.kind, record.id)} or fix the id",
+                hint=f"rename the file to {record_path(kind, summary.id)} or fix the id",
             )
-        if record.id and seen[(record.kind.name, record.id)] > 1:
-            yield record_finding(
-                record, ("id",), f"duplicate {record.kind.name} id '{record.id}'", rule="id"
+        if summary.id and seen[(summary.kind, summary.id)] > 1:
+            yield summaries.finding(
+                summary, ("id",), f"duplicate {summary.kind} id '{summary.id}'", rule="id"
             )
 
 
-def check_references(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_references(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
     """Every `x-isg-ref` value names an existing record of an allowed kind.
 
     A reference to a file that exists but could not be parsed is not reported again: the
     parse error already is.
     """
-    unreadable = {finding.path for finding in registry.load_findings}
-    for record in registry.records:
-        schema = schemas.for_kind(record.kind)
-        for path, value, kinds in iter_annotated(schema, record.data, "x-isg-ref"):
-            if not isinstance(value, str):
-                continue
-            allowed = [kinds] if isinstance(kinds, str) else list(kinds)
-            if any(registry.get(kind, value) for kind in allowed) or any(
+    unreadable = summaries.unreadable
+    known = summaries.ids
+    for summary in summaries.records:
+        for path, value, allowed in summary.refs:
+            if any((kind, value) in known for kind in allowed) or any(
                 record_path(KIND_BY_NAME[kind], value) in unreadable for kind in allowed
             ):
                 continue
-            elsewhere = [k for k in KIND_BY_NAME if k not in allowed and registry.get(k, value)]
+            elsewhere = [k for k in KIND_BY_NAME if k not in allowed and (k, value) in known]
             wanted = " or ".join(allowed)
             hint = f"'{value}' is the ID of a {elsewhere[0]} record" if elsewhere else ""
-            yield record_finding(
-                record, path, f"unknown {wanted} '{value}'", rule="reference", hint=hint
+            yield summaries.finding(
+                summary, path, f"unknown {wanted} '{value}'", rule="reference", hint=hint
             )
 
 
-def check_placeholders(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def record_references(
+    record: Record, schemas: SchemaSet
+) -> list[tuple[tuple[str | int, ...], str, tuple[str, ...]]]:
+    """(path, value, allowed kinds) of every `x-isg-ref` value of `record`."""
+    found = []
+    for path, value, kinds in iter_annotated(
+        schemas.for_kind(record.kind), record.data, "x-isg-ref"
+    ):
+        if isinstance(value, str):
+            found.append((path, value, (kinds,) if isinstance(kinds, str) else tuple(kinds)))
+    return found
+
+
+def check_placeholders(
+    record: Record, schemas: SchemaSet, allowed: frozenset[str]
+) -> Iterator[Finding]:
     """A template placeholder left as `isg new` wrote it is an error."""
-    for record in registry.records:
-        for path, value in _walk(record.data, ()):
-            if isinstance(value, str) and PLACEHOLDER in value:
-                yield record_finding(
-                    record,
-                    path,
-                    "template placeholder not filled in",
-                    rule="placeholder",
-                    hint="replace the <REPLACE: ...> text with the real value",
-                )
+    for path, value in _walk(record.data, ()):
+        if isinstance(value, str) and PLACEHOLDER in value:
+            yield record_finding(
+                record,
+                path,
+                "template placeholder not filled in",
+                rule="placeholder",
+                hint="replace the <REPLACE: ...> text with the real value",
+            )
 
 
 def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
@@ -100,34 +120,52 @@ def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str |
             yield from _walk(item, (*path, index))
 
 
-def check_not_future(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
-    """Every timestamp records something that happened, so none may lie after `now`."""
-    for record in registry.records:
-        schema = schemas.for_kind(record.kind)
-        for path, value, fmt in iter_annotated(schema, record.data, "format"):
-            when = parse_time(value) if fmt == "date-time" else None
-            if when is not None and when > now:
-                yield record_finding(
-                    record,
-                    path,
-                    f"time {value} is in the future",
-                    rule="time",
-                    hint="timestamps record what already happened",
-                )
+def check_not_future(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
+    """Every timestamp records something that happened, so none may lie after `now`.
+
+    Each summary keeps its latest time; only a record whose latest time is after `now` is
+    read again to say which timestamps are.
+    """
+    for summary in summaries.records:
+        if summary.latest is not None and summary.latest > now:
+            record = summaries.record(summary)
+            yield from future_times(record, summaries.schemas, now)
+
+
+def future_times(record: Record, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+    for path, value, when in record_times(record, schemas):
+        if when > now:
+            yield record_finding(
+                record,
+                path,
+                f"time {value} is in the future",
+                rule="time",
+                hint="timestamps record what already happened",
+            )
+
+
+def record_times(
+    record: Record, schemas: SchemaSet
+) -> Iterator[tuple[tuple[str | int, ...], str, datetime]]:
+    """(path, text, instant) of every date-time value of `record`."""
+    for path, value, fmt in iter_annotated(schemas.for_kind(record.kind), record.data, "format"):
+        when = parse_time(value) if fmt == "date-time" else None
+        if when is not None:
+            yield path, value, when
 
 
 def check_incident_times(
-    registry: Registry, schemas: SchemaSet, now: datetime
+    record: Record, schemas: SchemaSet, allowed: frozenset[str]
 ) -> Iterator[Finding]:
     """Milestones and pauses are not before reported_at and follow the document's order."""
-    for record in registry.of_kind("incident"):
+    if record.kind.name == "incident":
         reported = parse_time(record.data.get("reported_at"))
         if reported is None:
-            continue  # the schema reports it
+            return  # the schema reports it
         yield from _check_pauses(record, reported)
         milestones = record.data.get("milestones")
         if not isinstance(milestones, dict):
-            continue
+            return
         times = {key: t for key, value in milestones.items() if (t := parse_time(value))}
         for key, when in times.items():
             if when < reported:
@@ -198,12 +236,14 @@ def _holiday_countries() -> dict[str, list[str]]:
     return {code: list(subs) for code, subs in holidays.list_supported_countries().items()}
 
 
-def check_calendars(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_calendars(
+    record: Record, schemas: SchemaSet, allowed: frozenset[str]
+) -> Iterator[Finding]:
     """Time zones exist, holiday countries are known, working-hour ranges are ordered."""
-    for record in registry.of_kind("state"):
+    if record.kind.name == "state":
         calendar = record.data.get("calendar")
         if not isinstance(calendar, dict):
-            continue
+            return
         zone = calendar.get("timezone")
         if isinstance(zone, str) and zone not in _zones():
             yield record_finding(
@@ -280,7 +320,7 @@ def _check_ranges(
         previous_close = max(previous_close, end)
 
 
-def check_members(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_members(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
     """GitHub ids and logins are unique: reviews are matched to members by them."""
     for field in ("id", "login"):
         owners: dict[Any, Record] = {}
@@ -301,7 +341,7 @@ def check_members(registry: Registry, schemas: SchemaSet, now: datetime) -> Iter
                 owners[key] = record
 
 
-def check_rfcs(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_rfcs(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
     """Local changes come from a State, answer the three criteria, and ship their patch."""
     for record in registry.of_kind("rfc"):
         data = record.data
@@ -340,7 +380,7 @@ def check_rfcs(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterato
             )
 
 
-def check_releases(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
+def check_releases(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
     """An RfC scheduled into a release is listed by it, and only operating States install."""
     for record in registry.of_kind("rfc"):
         release = registry.get("release", str(record.data.get("release")))
@@ -377,10 +417,10 @@ def check_releases(registry: Registry, schemas: SchemaSet, now: datetime) -> Ite
 
 
 def check_governance_rules(
-    registry: Registry, schemas: SchemaSet, now: datetime
+    record: Record, schemas: SchemaSet, allowed: frozenset[str]
 ) -> Iterator[Finding]:
     """Every rule a governance record names exists, and `kinds` names real kinds."""
-    for record in registry.of_kind("governance"):
+    if record.kind.name == "governance":
         data = record.data
         rules: dict[str, Any] = data["rules"] if isinstance(data.get("rules"), dict) else {}
         named: list[tuple[tuple[str | int, ...], Any]] = [
@@ -443,40 +483,51 @@ def member_emails(registry: Registry) -> set[str]:
     return {str(m.data["email"]) for m in registry.of_kind("member") if m.data.get("email")}
 
 
-def check_privacy(registry: Registry, schemas: SchemaSet, now: datetime) -> Iterator[Finding]:
-    """Free text that looks like personal or case data (see isg.privacy); never the value."""
-    allowed = member_emails(registry)
-    for record in registry.records:
-        for path, text in _free_text_values(record, schemas.for_kind(record.kind)):
-            for hit in scan_text(text, allowed=allowed):
-                line_in_value, column = line_and_column(text, hit.start)
-                where = record.document.position(path)
-                if "\n" in text:  # a block scalar: its lines start below, indented by two
-                    key = record.document.position(path, key=True)
-                    line, column = where.line + line_in_value, key.column + 1 + column
-                else:
-                    line, column = where.line, where.column + column
-                yield Finding(
-                    path=record.path,
-                    line=line,
-                    column=column,
-                    message=f"looks like a {hit.kind} (value not shown)",
-                    json_path=format_json_path(path),
-                    rule="privacy",
-                    hint="no personal or case data in the registry: its history is public",
-                )
+def check_privacy(record: Record, schemas: SchemaSet, allowed: frozenset[str]) -> Iterator[Finding]:
+    """Free text that looks like personal or case data (see isg.privacy); never the value.
+
+    `allowed`: the members' own e-mail addresses, which may appear.
+    """
+    for path, text in _free_text_values(record, schemas.for_kind(record.kind)):
+        for hit in scan_text(text, allowed=allowed):
+            line_in_value, column = line_and_column(text, hit.start)
+            where = record.document.position(path)
+            if "\n" in text:  # a block scalar: its lines start below, indented by two
+                key = record.document.position(path, key=True)
+                line, column = where.line + line_in_value, key.column + 1 + column
+            else:
+                line, column = where.line, where.column + column
+            yield Finding(
+                path=record.path,
+                line=line,
+                column=column,
+                message=f"looks like a {hit.kind} (value not shown)",
+                json_path=format_json_path(path),
+                rule="privacy",
+                hint="no personal or case data in the registry: its history is public",
+            )
 
 
-INTEGRITY_RULES: tuple[Rule, ...] = (
-    check_ids,
-    check_references,
+def mentions_email(record: Record, schemas: SchemaSet) -> bool:
+    """Whether any free text has an @ (only those records depend on the members' addresses)."""
+    return any("@" in text for _, text in _free_text_values(record, schemas.for_kind(record.kind)))
+
+
+RecordRule = Callable[[Record, SchemaSet, frozenset[str]], Iterator[Finding]]
+RegistryRule = Callable[[Registry, "Summaries", datetime], Iterator[Finding]]
+
+RECORD_RULES: tuple[RecordRule, ...] = (
     check_placeholders,
-    check_not_future,
     check_incident_times,
     check_calendars,
+    check_governance_rules,
+    check_privacy,
+)
+REGISTRY_RULES: tuple[RegistryRule, ...] = (
+    check_ids,
+    check_references,
+    check_not_future,
     check_members,
     check_rfcs,
     check_releases,
-    check_governance_rules,
-    check_privacy,
 )

@@ -57,21 +57,25 @@ def read_record_files(root: Path) -> dict[str, bytes]:
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames.sort()
         for name in sorted(filenames):
-            full = Path(dirpath) / name
-            rel = full.relative_to(root).as_posix()
-            try:
-                if full.is_symlink() or not full.is_file():
-                    files[rel] = LINK_MARKER
-                elif full.stat().st_size > MAX_BYTES:
-                    files[rel] = TOO_LARGE_MARKER
-                else:
-                    files[rel] = full.read_bytes()
-            except OSError as exc:
-                files[rel] = UNREADABLE_MARKER + (exc.strerror or "error").encode()
+            rel = (Path(dirpath) / name).relative_to(root).as_posix()
+            files[rel] = read_one(root, rel)
     return files
 
 
-def _file_problem(rel: str, data: bytes) -> str | None:
+def read_one(root: Path | str, rel: str) -> bytes:
+    """The bytes of one file under `root`, or a marker for what must not or cannot be read."""
+    full = Path(root) / rel
+    try:
+        if full.is_symlink() or not full.is_file():
+            return LINK_MARKER
+        if full.stat().st_size > MAX_BYTES:
+            return TOO_LARGE_MARKER
+        return full.read_bytes()
+    except OSError as exc:
+        return UNREADABLE_MARKER + (exc.strerror or "error").encode()
+
+
+def file_problem(rel: str, data: bytes) -> str | None:
     parts = rel.split("/")
     if data == LINK_MARKER:
         return "symbolic links and special files are not allowed in records/"
@@ -99,7 +103,7 @@ def parse_registry(files: Mapping[str, bytes]) -> Registry:
         if rel.startswith(f"{RECORDS_DIR}/rfcs/") and rel.endswith(ATTACHMENT_SUFFIXES):
             attachments.add(rel)
             continue
-        problem = _file_problem(rel, data)
+        problem = file_problem(rel, data)
         if problem:
             findings.append(Finding(path=rel, line=1, column=1, message=problem, rule="file"))
             continue

@@ -20,6 +20,7 @@ Every value's position is kept so findings can name file, line and column.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,12 +74,14 @@ class Document:
         keys: dict[JsonPath, Position] | None = None,
         first_line: str = "",
         text: str | None = None,
+        locate: Callable[[], Document | None] | None = None,
     ) -> None:
         self.data = data
         self.first_line = first_line
         self._values = values
         self._keys = keys
-        self._text = text
+        self._text = text  # read again for positions
+        self._locate_with = locate  # or asked for a document that has them
 
     @property
     def values(self) -> dict[JsonPath, Position]:
@@ -95,10 +98,14 @@ class Document:
         return self._keys
 
     def _locate(self) -> None:
-        located = _careful(self._text) if self._text is not None else None
-        self._values = located._values if located and located._values else {}
-        self._keys = located._keys if located and located._keys else {}
-        self._text = None  # read once
+        located = None
+        if self._text is not None:
+            located = _careful(self._text)
+        elif self._locate_with is not None:
+            located = self._locate_with()
+        self._values = located.values if located else {}
+        self._keys = located.keys if located else {}
+        self._text = self._locate_with = None  # once
 
     def position(self, path: JsonPath, *, key: bool = False) -> Position:
         """Where `path` is written; the nearest enclosing value if it is absent."""

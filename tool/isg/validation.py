@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from isg.canonical import schema_header
 from isg.codeowners import CODEOWNERS_PATH, render_codeowners
 from isg.errors import IsgError
 from isg.git_history import read_record_files_at
 from isg.governance import GOVERNANCE_RULES
-from isg.integrity import INTEGRITY_RULES
+from isg.integrity import REGISTRY_RULES, member_emails
 from isg.lifecycle import check_lifecycle
 from isg.model import Finding
 from isg.records import Registry, parse_registry, read_record_files
-from isg.schemas import SchemaSet, check_record, load_schemas
+from isg.schemas import SchemaSet, load_schemas
+from isg.summaries import ATTACHMENT, UNREADABLE, RecordSummary, Summaries, summarize_record
 
 
 @dataclass
@@ -53,28 +53,32 @@ def check_registry(
     head: Registry, schemas: SchemaSet, *, now: datetime, base: Registry | None = None
 ) -> ValidationResult:
     """Every finding about `head` (and its changes since `base`) at time `now`."""
-    result = ValidationResult()
-    result.records_by_kind.update(record.kind.name for record in head.records)
-    result.record_findings(head.load_findings)
-    for record in head.records:
-        result.record_findings(check_record(record, schemas))
-        if record.document.first_line != schema_header(record.kind):
-            result.record_findings(
-                [
-                    Finding(
-                        path=record.path,
-                        line=1,
-                        column=1,
-                        rule="format",
-                        message="the first line must point editors at the schema",
-                        hint=f"make it '{schema_header(record.kind)}' (isg fmt does)",
-                    )
-                ]
-            )
-    for rule in (*INTEGRITY_RULES, *GOVERNANCE_RULES):
-        result.record_findings(rule(head, schemas, now))
+    allowed = frozenset(member_emails(head))
+    summaries = [summarize_record(record, schemas, allowed) for record in head.records]
+    summaries += [RecordSummary(path, ATTACHMENT, valid=True) for path in head.attachments]
+    summaries += [RecordSummary(f.path, UNREADABLE) for f in head.load_findings]
+    by_path = head.by_path()
+    result = check_summaries(
+        Summaries(summaries, schemas, by_path.get), now=now, load_findings=head.load_findings
+    )
     if base is not None:
         result.record_findings(check_lifecycle(base, head))
+        result.findings = sorted(set(result.findings))
+    return result
+
+
+def check_summaries(
+    summaries: Summaries, *, now: datetime, load_findings: Iterable[Finding] = ()
+) -> ValidationResult:
+    """The findings of every summary, then of the rules across records."""
+    result = ValidationResult()
+    result.records_by_kind.update(s.kind for s in summaries.records)
+    result.record_findings(load_findings)
+    for summary in summaries.summaries:
+        result.record_findings(summary.findings)
+    registry = summaries.registry()
+    for rule in (*REGISTRY_RULES, *GOVERNANCE_RULES):
+        result.record_findings(rule(registry, summaries, now))
     result.findings = sorted(_without_placeholder_echoes(set(result.findings)))
     return result
 

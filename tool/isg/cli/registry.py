@@ -173,8 +173,9 @@ def privacy_scan_command(paths: tuple[str, ...], repo: Path | None) -> None:
     """
     root = registry_root(repo)
     registry = parse_registry(read_record_files(root))
-    allowed = member_emails(registry)
-    findings = [f for f in check_privacy(registry, load_schemas(root), datetime.now(UTC))]
+    allowed = frozenset(member_emails(registry))
+    schemas = load_schemas(root)
+    findings = [f for r in registry.records for f in check_privacy(r, schemas, allowed)]
     selected = [_relative(root, p) for p in paths]
     if selected:
         findings = [

@@ -1,0 +1,283 @@
+"""What validation keeps of one record file: its own findings and the facts that the rules
+across records need.
+
+Checking a registry splits in two (see integrity.py). A `RecordSummary` holds everything
+that depends on one file alone -- parse and schema findings, the header line, the
+`RECORD_RULES` findings, the file's ID, references and latest time, and, for the few kinds
+the cross-record rules read in full (`DATA_KINDS`), its data. A summary is a function of the
+file's path and bytes, the schemas and the members' e-mail addresses, nothing else, so it can
+be computed in parallel and remembered (record_cache.py). `Summaries` is the collection the
+`REGISTRY_RULES` run over; `summarize_all` builds it, sharing the work out over processes when
+there is enough of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from isg.canonical import schema_header
+from isg.integrity import RECORD_RULES, mentions_email, record_references, record_times
+from isg.model import KIND_BY_DIRECTORY, KIND_BY_NAME, Finding, Record, record_finding
+from isg.records import ATTACHMENT_SUFFIXES, RECORDS_DIR, Registry, file_problem
+from isg.safe_yaml import Document, JsonPath, YamlError, parse_document
+from isg.schemas import SchemaSet, check_record
+
+# Kinds whose data the rules across records read: few records each, kept in full.
+DATA_KINDS = frozenset(
+    {
+        "state",
+        "organisation",
+        "member",
+        "service-levels",
+        "ci",
+        "rfc",
+        "release",
+        "budget",
+        "governance",
+    }
+)
+ATTACHMENT = "attachment"  # the `kind` of a patch file beside an RfC
+UNREADABLE = ""  # the `kind` of a file that is not a readable record (its findings say why)
+PARALLEL_FROM = 1500  # fewer files than this are not worth starting processes for
+
+Reference = tuple[JsonPath, str, tuple[str, ...]]
+
+
+def blob_id(raw: bytes) -> str:
+    """The git blob id of `raw`: equal to what `git ls-tree` says for the same bytes."""
+    return hashlib.sha1(b"blob %d\0" % len(raw) + raw, usedforsecurity=False).hexdigest()
+
+
+def emails_key(allowed: Iterable[str]) -> str:
+    """A short name for a set of members' addresses (which privacy findings assumed)."""
+    text = "\n".join(sorted(a.lower() for a in allowed))
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+@dataclass
+class RecordSummary:
+    path: str
+    kind: str
+    digest: str = ""
+    id: str = ""
+    findings: tuple[Finding, ...] = ()
+    refs: tuple[Reference, ...] = ()
+    latest: datetime | None = None
+    mentions_email: bool = False
+    emails: str = ""  # emails_key the privacy findings were computed with
+    valid: bool = False  # schema-valid
+    data: dict[str, Any] | None = None  # DATA_KINDS only
+    first_line: str = ""
+
+    def as_json(self) -> list[Any]:
+        return [
+            self.path,
+            self.kind,
+            self.digest,
+            self.id,
+            [list(f.__dict__.values()) for f in self.findings],
+            [[list(p), v, list(k)] for p, v, k in self.refs],
+            self.latest.isoformat() if self.latest else None,
+            self.mentions_email,
+            self.emails,
+            self.valid,
+            self.data,
+            self.first_line,
+        ]
+
+    @classmethod
+    def from_json(cls, row: list[Any]) -> RecordSummary:
+        (
+            path,
+            kind,
+            digest,
+            rid,
+            findings,
+            refs,
+            latest,
+            mentions,
+            emails,
+            valid,
+            data,
+            first_line,
+        ) = row
+        return cls(
+            path=path,
+            kind=kind,
+            digest=digest,
+            id=rid,
+            findings=tuple(Finding(*f) for f in findings),
+            refs=tuple((tuple(p), v, tuple(k)) for p, v, k in refs),
+            latest=datetime.fromisoformat(latest) if latest else None,
+            mentions_email=mentions,
+            emails=emails,
+            valid=valid,
+            data=data,
+            first_line=first_line,
+        )
+
+
+def summarize_file(
+    path: str, raw: bytes, schemas: SchemaSet, allowed: frozenset[str]
+) -> RecordSummary:
+    """The summary of the file at `path` with content `raw` (a marker for links and such)."""
+    digest = blob_id(raw)
+    if path.startswith(f"{RECORDS_DIR}/rfcs/") and path.endswith(ATTACHMENT_SUFFIXES):
+        return RecordSummary(path, ATTACHMENT, digest, valid=True)
+    problem = file_problem(path, raw)
+    if problem:
+        finding = Finding(path=path, line=1, column=1, message=problem, rule="file")
+        return RecordSummary(path, UNREADABLE, digest, findings=(finding,))
+    kind = KIND_BY_DIRECTORY[path.split("/")[1]]
+    try:
+        document = parse_document(raw)
+    except YamlError as exc:
+        where = exc.position
+        finding = Finding(path, where.line, where.column, exc.message, rule="yaml")
+        return RecordSummary(path, UNREADABLE, digest, findings=(finding,))
+    summary = summarize_record(Record(kind, path, document), schemas, allowed)
+    summary.digest = digest
+    return summary
+
+
+def summarize_record(record: Record, schemas: SchemaSet, allowed: frozenset[str]) -> RecordSummary:
+    """The summary of a parsed record."""
+    schema_findings = check_record(record, schemas)
+    findings = list(schema_findings)
+    if record.document.first_line != schema_header(record.kind):
+        findings.append(
+            Finding(
+                path=record.path,
+                line=1,
+                column=1,
+                rule="format",
+                message="the first line must point editors at the schema",
+                hint=f"make it '{schema_header(record.kind)}' (isg fmt does)",
+            )
+        )
+    for rule in RECORD_RULES:
+        findings.extend(rule(record, schemas, allowed))
+    times = [when for _, _, when in record_times(record, schemas)]
+    return RecordSummary(
+        path=record.path,
+        kind=record.kind.name,
+        id=record.id,
+        findings=tuple(findings),
+        refs=tuple(record_references(record, schemas)),
+        latest=max(times) if times else None,
+        mentions_email=mentions_email(record, schemas),
+        emails=emails_key(allowed),
+        valid=not schema_findings,
+        data=record.data if record.kind.name in DATA_KINDS else None,
+        first_line=record.document.first_line,
+    )
+
+
+@dataclass
+class Summaries:
+    """Every file's summary, and how to get a record back when a finding needs its lines."""
+
+    summaries: list[RecordSummary]
+    schemas: SchemaSet
+    read: Callable[[str], Record | None]  # the full record at a path (parsed again)
+    records: list[RecordSummary] = field(init=False)
+    unreadable: set[str] = field(init=False)
+    ids: set[tuple[str, str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = [s for s in self.summaries if s.kind not in (UNREADABLE, ATTACHMENT)]
+        self.unreadable = {s.path for s in self.summaries if s.kind == UNREADABLE}
+        self.ids = {(s.kind, s.id) for s in self.records if s.id}
+
+    def record(self, summary: RecordSummary) -> Record:
+        record = self.read(summary.path)
+        if record is None:  # the file changed under us; point at its first line
+            return Record(KIND_BY_NAME[summary.kind], summary.path, Document({}, {}, {}))
+        return record
+
+    def finding(self, summary: RecordSummary, path: JsonPath, message: str, **kw: Any) -> Finding:
+        return record_finding(self.record(summary), path, message, **kw)
+
+    def registry(self) -> Registry:
+        """The records of `DATA_KINDS` (whose data is kept), for the rules that read them."""
+        records = [
+            Record(
+                KIND_BY_NAME[s.kind],
+                s.path,
+                Document(s.data, first_line=s.first_line, locate=self._locator(s.path)),
+            )
+            for s in self.records
+            if s.data is not None
+        ]
+        attachments = {s.path for s in self.summaries if s.kind == ATTACHMENT}
+        return Registry(records=records, attachments=attachments)
+
+    def _locator(self, path: str) -> Callable[[], Document | None]:
+        def locate() -> Document | None:
+            record = self.read(path)
+            return record.document if record is not None else None
+
+        return locate
+
+
+# --- sharing the work out ---------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(root: str, schemas: SchemaSet, allowed: frozenset[str]) -> None:
+    _WORKER.update(root=root, schemas=schemas, allowed=allowed)
+
+
+def _summarize_paths(paths: Sequence[str]) -> list[list[Any]]:
+    from isg.records import read_one
+
+    root, schemas, allowed = _WORKER["root"], _WORKER["schemas"], _WORKER["allowed"]
+    return [
+        summarize_file(path, read_one(root, path), schemas, allowed).as_json() for path in paths
+    ]
+
+
+def summarize_paths(
+    root: str,
+    paths: Sequence[str],
+    schemas: SchemaSet,
+    allowed: frozenset[str],
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> list[RecordSummary]:
+    """Summaries of the files at `paths` under `root`, in parallel when there are many.
+
+    Processes are forked (they inherit the schemas); where fork is not available, or with
+    one core, the work is done here.
+    """
+    from isg.records import read_one
+
+    workers = min(os.cpu_count() or 1, 8)
+    if (
+        len(paths) < PARALLEL_FROM
+        or workers < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        found = []
+        for index, path in enumerate(paths):
+            found.append(summarize_file(path, read_one(root, path), schemas, allowed))
+            if progress and index % 500 == 499:
+                progress(500)
+        return found
+    chunk = 250
+    chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
+    context = multiprocessing.get_context("fork")
+    found = []
+    with context.Pool(workers, _init_worker, (root, schemas, allowed)) as pool:
+        for rows in pool.imap(_summarize_paths, chunks):
+            found.extend(RecordSummary.from_json(row) for row in rows)
+            if progress:
+                progress(len(rows))
+    return found
