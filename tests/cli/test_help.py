@@ -14,7 +14,10 @@ from isg.cli import cli
 
 def _command_paths(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     paths = []
-    for name, command in sorted(group.commands.items()):
+    context = click.Context(group)
+    for name in group.list_commands(context):
+        command = group.get_command(context, name)
+        assert command is not None, f"{name} is listed but cannot be loaded"
         paths.append((*prefix, name))
         if isinstance(command, click.Group):
             paths.extend(_command_paths(command, (*prefix, name)))
@@ -30,6 +33,26 @@ def test_every_command_has_help_with_an_example(run_cli: RunCli, command: str) -
     assert result.exit_code == 0
     assert "Example:" in result.output
     assert f"isg {command}" in result.output
+
+
+def test_commands_load_lazily_and_all_are_mapped() -> None:
+    import importlib
+    import pkgutil
+
+    import isg.cli
+    from isg.cli.common import COMMAND_MODULES
+
+    assert len(COMMANDS) > 20
+    for module in pkgutil.iter_modules(isg.cli.__path__):
+        importlib.import_module(f"isg.cli.{module.name}")
+    assert set(cli.commands) == set(COMMAND_MODULES)  # nothing defined but unmapped
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, isg.cli; print('git' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == "False"  # start-up imports no command's libraries
 
 
 def test_group_help_has_an_example(run_cli: RunCli) -> None:

@@ -49,6 +49,93 @@ def read_record_files_at(root: Path, ref: str) -> dict[str, bytes]:
     return files
 
 
+def record_blobs_at(root: Path, ref: str) -> dict[str, tuple[str, int, str]]:
+    """(mode, size, blob id) of every file under `records/` at `ref`, by registry-relative
+    path, from one `git ls-tree` (no file is read)."""
+    top, prefix = _top_and_prefix(root)
+    # Resolved first, so the name never reaches ls-tree where it could pass as an option.
+    commit = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    if commit is None:
+        raise RegistryError(f"unknown git revision '{ref}'")
+    path = f"{prefix}{RECORDS_DIR}/"
+    command = [
+        "git",
+        "-C",
+        str(top),
+        "ls-tree",
+        "-r",
+        "-l",
+        "-z",
+        "--full-tree",
+        commit,
+        "--",
+        path,
+    ]
+    done = subprocess.run(command, capture_output=True, check=False)
+    if done.returncode != 0:
+        raise RegistryError("git ls-tree failed: " + done.stderr.decode("utf-8", "replace"))
+    found: dict[str, tuple[str, int, str]] = {}
+    for entry in done.stdout.split(b"\0"):
+        if not entry:
+            continue
+        meta, name = entry.split(b"\t", 1)
+        mode, kind, blob, size = meta.split()
+        if kind != b"blob":
+            continue
+        rel = name.decode("utf-8", "surrogateescape")[len(prefix) :]
+        found[rel] = (mode.decode(), int(size) if size != b"-" else 0, blob.decode())
+    return found
+
+
+def read_blobs(root: Path, blobs: dict[str, tuple[str, int, str]]) -> dict[str, bytes]:
+    """The content of the given files (as `record_blobs_at` describes them), in one
+    `git cat-file --batch`; links and over-size blobs marked as `read_record_files` does."""
+    top, _ = _top_and_prefix(root)
+    files: dict[str, bytes] = {}
+    wanted = []
+    for rel, (mode, size, blob) in blobs.items():
+        if mode == "120000":
+            files[rel] = LINK_MARKER
+        elif size > MAX_BYTES:
+            files[rel] = TOO_LARGE_MARKER
+        else:
+            wanted.append((rel, blob))
+    if not wanted:
+        return files
+    request = b"".join(blob.encode() + b"\n" for _, blob in wanted)
+    done = subprocess.run(
+        ["git", "-C", str(top), "cat-file", "--batch"],
+        input=request,
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RegistryError("git cat-file failed: " + done.stderr.decode("utf-8", "replace"))
+    out, offset = done.stdout, 0
+    for rel, _ in wanted:
+        header_end = out.index(b"\n", offset)
+        size = int(out[offset:header_end].split()[2])
+        files[rel] = out[header_end + 1 : header_end + 1 + size]
+        offset = header_end + 1 + size + 1
+    return files
+
+
+def _top_and_prefix(root: Path) -> tuple[Path, str]:
+    """The repository's top folder, and `root`'s path inside it ('' or 'sub/dir/')."""
+    top = _git(root, "rev-parse", "--show-toplevel")
+    if top is None:
+        raise RegistryError(f"{root} is not inside a git repository (needed for --base)")
+    inner = Path(root).resolve().relative_to(Path(top).resolve()).as_posix()
+    return Path(top), "" if inner == "." else inner + "/"
+
+
+def _git(where: Path, *args: str) -> str | None:
+    done = subprocess.run(
+        ["git", "-C", str(where), *args], capture_output=True, text=True, check=False
+    )
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
 MILESTONE_KEYS = (
     "registration_confirmed",
     "ecab_informed",

@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from functools import cache
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones
 
@@ -44,7 +43,7 @@ def check_ids(registry: Registry, summaries: Summaries, now: datetime) -> Iterat
     """IDs are unique within a kind and equal to the file name."""
     seen = Counter((summary.kind, summary.id) for summary in summaries.records)
     for summary in summaries.records:
-        stem = PurePosixPath(summary.path).stem
+        stem = summary.path.rsplit("/", 1)[-1].removesuffix(".yaml")
         if summary.id and summary.id != stem:
             kind = KIND_BY_NAME[summary.kind]
             yield summaries.finding(

@@ -8,21 +8,30 @@ then -- with a base revision -- the status changes. Everything is collected, the
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from isg.codeowners import CODEOWNERS_PATH, render_codeowners
 from isg.errors import IsgError
-from isg.git_history import read_record_files_at
+from isg.git_history import read_blobs, record_blobs_at
 from isg.governance import GOVERNANCE_RULES
 from isg.integrity import REGISTRY_RULES, member_emails
 from isg.lifecycle import check_lifecycle
-from isg.model import Finding
-from isg.records import Registry, parse_registry, read_record_files
+from isg.model import Finding, Record
+from isg.record_cache import FileStat, RecordCache, cache_salt, scan_records
+from isg.records import RECORDS_DIR, Registry, parse_registry, read_one
 from isg.schemas import SchemaSet, load_schemas
-from isg.summaries import ATTACHMENT, UNREADABLE, RecordSummary, Summaries, summarize_record
+from isg.summaries import (
+    ATTACHMENT,
+    UNREADABLE,
+    RecordSummary,
+    Summaries,
+    emails_key,
+    summarize_paths,
+    summarize_record,
+)
 
 
 @dataclass
@@ -116,14 +125,85 @@ def check_codeowners(root: Path, registry: Registry, *, now: datetime) -> list[F
 
 
 def validate_repository(
-    root: Path, *, now: datetime, base_ref: str | None = None, paths: Sequence[str] = ()
+    root: Path,
+    *,
+    now: datetime,
+    base_ref: str | None = None,
+    paths: Sequence[str] = (),
+    use_cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ValidationResult:
-    """Read the registry at `root` (and at `base_ref` from git) and check it."""
+    """Read the registry at `root` (and, with `base_ref`, what changed since then) and check it.
+
+    Each file's summary comes from the cache when the file is unchanged (record_cache.py),
+    else is computed, in parallel when there are many; the rules across records then run
+    over all summaries. With `base_ref`, only the files whose git blob differs from the base
+    are read at the base, for the lifecycle rules. `progress(done, total)` is told as files
+    are summarised. The findings are the same with or without the cache.
+    """
     schemas = load_schemas(root)
-    head = parse_registry(read_record_files(root))
-    base = parse_registry(read_record_files_at(root, base_ref)) if base_ref else None
-    result = check_registry(head, schemas, now=now, base=base)
-    result.record_findings(check_codeowners(root, head, now=now))
+    cache = RecordCache.open(root, cache_salt(root)) if use_cache else RecordCache.disabled()
+    listing = dict(sorted(scan_records(root)))
+    allowed = frozenset(_member_addresses(root, listing))
+    key = emails_key(allowed)
+    summaries: dict[str, RecordSummary] = {}
+    todo: list[str] = []
+    for rel, stat in listing.items():
+        cached = cache.lookup(rel, stat)
+        if cached is not None and (not cached.mentions_email or cached.emails == key):
+            summaries[rel] = cached
+        else:
+            todo.append(rel)
+    total = len(todo)
+    done = [0]
+
+    def step(count: int) -> None:
+        done[0] += count
+        if progress:
+            progress(done[0], total)
+
+    for summary in summarize_paths(str(root), todo, schemas, allowed, progress=step):
+        summaries[summary.path] = summary
+        cache.remember(summary, listing.get(summary.path))
+    cache.forget_missing(set(listing))
+    cache.save()
+    every = Summaries([summaries[rel] for rel in listing], schemas, lambda rel: _read(root, rel))
+    result = check_summaries(every, now=now)
+    result.record_findings(check_codeowners(root, every.registry(), now=now))
+    if base_ref:
+        result.record_findings(_lifecycle_since(root, base_ref, summaries))
+        result.findings = sorted(set(result.findings))
     if paths:
         result.only_paths(paths)
     return result
+
+
+def _read(root: Path, rel: str) -> Record | None:
+    """The record at `rel`, parsed again (for the positions of a finding)."""
+    registry = parse_registry({rel: read_one(root, rel)})
+    return registry.records[0] if registry.records else None
+
+
+def _member_addresses(root: Path, listing: dict[str, FileStat | None]) -> set[str]:
+    """The members' own addresses, which records may mention (read before anything else)."""
+    members = {rel: read_one(root, rel) for rel in listing if rel.startswith(MEMBERS)}
+    return member_emails(parse_registry(members))
+
+
+MEMBERS = f"{RECORDS_DIR}/members/"
+
+
+def _lifecycle_since(
+    root: Path, base_ref: str, summaries: dict[str, RecordSummary]
+) -> list[Finding]:
+    """Lifecycle findings for the files whose content differs from `base_ref`."""
+    base_blobs = record_blobs_at(root, base_ref)
+    changed = {
+        rel
+        for rel, (_, _, blob) in base_blobs.items()
+        if summaries.get(rel) is None or summaries[rel].digest != blob
+    }
+    changed |= {rel for rel in summaries if rel not in base_blobs}
+    base = parse_registry(read_blobs(root, {r: base_blobs[r] for r in changed if r in base_blobs}))
+    head = parse_registry({rel: read_one(root, rel) for rel in changed if rel in summaries})
+    return list(check_lifecycle(base, head))

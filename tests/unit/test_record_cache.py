@@ -1,0 +1,152 @@
+"""The validation cache: a warm run (or one sharing the work out over processes) finds exactly
+what a cold run finds, a changed file is read again, a broken cache is ignored, and
+`--base` reads only the files that differ from the base."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXED_NOW, git
+from isg import summaries as summaries_module
+from isg.git_history import read_record_files_at
+from isg.lifecycle import check_lifecycle
+from isg.record_cache import CACHE_DIR, CACHE_FILE
+from isg.records import parse_registry, read_record_files
+from isg.validation import validate_repository
+
+HOUR_AGO = time.time() - 3600
+
+
+def _age(root: Path) -> None:
+    """Make every record look written an hour ago (the cache does not trust fresh files)."""
+    for path in (root / "records").rglob("*"):
+        os.utime(path, (HOUR_AGO, HOUR_AGO))
+
+
+def _plant_problems(root: Path) -> None:
+    incidents = root / "records" / "incidents"
+    first, second = sorted(incidents.glob("*.yaml"))[:2]
+    text = first.read_text()
+    first.write_text(text.replace("reporting_state: ", "reporting_state: XX", 1))  # reference
+    second.write_text(second.read_text() + "bogus_key: 1\n")  # schema
+    (incidents / "INC-2026-ZZZZZ.yaml").write_text("id: [\n")  # YAML
+    (incidents / "INC-2026-ZZZZY.yaml").write_text(
+        text.replace("Central Authority", "Central Authority (call +33 6 12 34 56 78)")
+    )  # privacy and a duplicate id
+    _age(root)
+
+
+def _lines(root: Path, **kw: object) -> list[str]:
+    result = validate_repository(root, now=FIXED_NOW, **kw)  # type: ignore[arg-type]
+    return [f"{f.path}:{f.line}:{f.column}: {f.rule}: {f.message}" for f in result.findings]
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths summarised (read and checked) in this process."""
+    seen: list[str] = []
+    original = summaries_module.summarize_file
+
+    def spy(path: str, *args: object) -> object:
+        seen.append(path)
+        return original(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(summaries_module, "summarize_file", spy)
+    return seen
+
+
+def test_warm_run_finds_exactly_what_a_cold_run_finds(registry: Path, counted: list[str]) -> None:
+    _plant_problems(registry)
+    cold = _lines(registry, use_cache=False)
+    assert len(cold) >= 5
+    assert not (registry / CACHE_DIR).exists()
+    first = _lines(registry)
+    counted.clear()
+    warm = _lines(registry)
+    assert cold == first == warm
+    assert counted == []  # nothing read again
+
+
+def test_parallel_summaries_equal_sequential_ones(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _plant_problems(registry)
+    sequential = _lines(registry, use_cache=False)
+    monkeypatch.setattr(summaries_module, "PARALLEL_FROM", 1)
+    assert _lines(registry, use_cache=False) == sequential
+
+
+def test_a_changed_file_is_read_again(registry: Path, counted: list[str]) -> None:
+    _age(registry)
+    assert _lines(registry) == []
+    target = sorted((registry / "records" / "incidents").glob("*.yaml"))[0]
+    target.write_text(target.read_text().replace("reporting_state: ", "reporting_state: XX", 1))
+    os.utime(target, (HOUR_AGO + 60, HOUR_AGO + 60))
+    counted.clear()
+    lines = _lines(registry)
+    assert counted == [target.relative_to(registry).as_posix()]
+    assert len(lines) == 1 and "unknown state" in lines[0]
+
+
+def test_a_new_member_address_rechecks_records_that_mention_one(registry: Path) -> None:
+    member = sorted((registry / "records" / "members").glob("*.yaml"))[0]
+    incident = sorted((registry / "records" / "incidents").glob("*.yaml"))[0]
+    incident.write_text(
+        incident.read_text().replace("title: ", "title: Write to new.person@example.org about ", 1)
+    )
+    _age(registry)
+    assert any("e-mail" in line for line in _lines(registry))
+    text = member.read_text()
+    address = next(line for line in text.splitlines() if line.startswith("email:"))
+    member.write_text(text.replace(address, "email: new.person@example.org"))
+    os.utime(member, (HOUR_AGO + 60, HOUR_AGO + 60))
+    assert _lines(registry) == _lines(registry, use_cache=False)
+    assert not any("e-mail" in line for line in _lines(registry))
+
+
+@pytest.mark.parametrize("content", [b"not json", b'{"salt": 1}', b"[]", b'{"entries": 7}'])
+def test_a_broken_cache_is_ignored_and_replaced(registry: Path, content: bytes) -> None:
+    _plant_problems(registry)
+    cold = _lines(registry, use_cache=False)
+    (registry / CACHE_DIR).mkdir(parents=True)
+    (registry / CACHE_DIR / CACHE_FILE).write_bytes(content)
+    assert _lines(registry) == cold
+    assert json.loads((registry / CACHE_DIR / CACHE_FILE).read_bytes())["entries"]
+
+
+def test_a_cache_from_other_schemas_is_not_used(registry: Path, counted: list[str]) -> None:
+    _age(registry)
+    _lines(registry)
+    schema = registry / "schemas" / "incident.schema.json"
+    schema.write_text(schema.read_text().replace('"title"', '"title" ', 1))
+    counted.clear()
+    _lines(registry)
+    assert len(counted) > 100
+
+
+def test_base_reads_only_changed_files_and_agrees_with_reading_everything(
+    git_repo: Path,
+) -> None:
+    incidents = sorted((git_repo / "records" / "incidents").glob("*.yaml"))
+    closed = next(p for p in incidents if "status: closed" in p.read_text())
+    closed.write_text(closed.read_text().replace("status: closed", "status: new", 1))
+    incidents[0].unlink() if incidents[0] != closed else incidents[1].unlink()
+    git(git_repo, "commit", "-qam", "change")
+    lines = [line for line in _lines(git_repo, base_ref="HEAD~1") if ": lifecycle: " in line]
+    base = parse_registry(read_record_files_at(git_repo, "HEAD~1"))
+    head = parse_registry(read_record_files(git_repo))
+    everything = sorted(check_lifecycle(base, head))
+    assert lines == [f"{f.path}:{f.line}:{f.column}: {f.rule}: {f.message}" for f in everything]
+    assert len(lines) == 2
+
+
+def test_an_unknown_base_is_a_clear_error(git_repo: Path) -> None:
+    from isg.errors import RegistryError
+
+    with pytest.raises(RegistryError, match="unknown git revision '--output=x'"):
+        validate_repository(git_repo, now=FIXED_NOW, base_ref="--output=x")

@@ -1,0 +1,141 @@
+"""What was learnt about each record file, remembered between runs in `.isg/cache/`.
+
+A file's summary (summaries.py) depends on its path and bytes, the schemas, the members'
+addresses and this program's own code. The cache keeps, per path, the file's size,
+modification time and inode, its git blob id and its summary, under a key made of the
+schemas' and the `isg` package's own bytes: edit a schema or upgrade isg and the cache starts
+afresh. A file whose size, time or inode differ is read again. Like git's index, an entry
+written less than two seconds after its file's modification time is not trusted (the file
+could have changed again within the clock's granularity).
+
+The cache is JSON (never code: `pickle` would run whatever a planted cache file says), read
+in one piece, written to a temporary file and renamed, so a run that is interrupted leaves
+the old cache or the new one, never half of one. Anything unreadable is treated as empty.
+`ISG_NO_CACHE=1` or `isg validate --no-cache` skips it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import isg
+from isg.records import RECORDS_DIR
+from isg.summaries import RecordSummary
+
+CACHE_DIR = ".isg/cache"
+CACHE_FILE = "summaries.json"
+FORMAT = 1
+RACY_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class FileStat:
+    """What the file system says about a file, cheaply (no read)."""
+
+    size: int
+    mtime_ns: int
+    inode: int
+
+    def key(self) -> list[int]:
+        return [self.size, self.mtime_ns, self.inode]
+
+
+def scan_records(root: Path) -> Iterator[tuple[str, FileStat | None]]:
+    """Every entry under `root/records/` that is not a directory, with its stat (None for a
+    link or anything that is not a regular file: those are reported, never read)."""
+    stack = [RECORDS_DIR]
+    while stack:
+        folder = stack.pop()
+        with os.scandir(root / folder) as entries:
+            for entry in entries:
+                rel = f"{folder}/{entry.name}"
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(rel)
+                elif not entry.is_file(follow_symlinks=False):
+                    yield rel, None
+                else:
+                    st = entry.stat(follow_symlinks=False)
+                    yield rel, FileStat(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def cache_salt(root: Path) -> str:
+    """What every summary depends on besides its file: the schemas and isg's own code."""
+    digest = hashlib.sha1(f"format {FORMAT}".encode(), usedforsecurity=False)
+    for path in sorted((root / "schemas").glob("*.json")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    package = Path(isg.__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+@dataclass
+class RecordCache:
+    """Summaries by path, valid while the file's stat is unchanged."""
+
+    path: Path | None
+    salt: str
+    entries: dict[str, list[Any]] = field(default_factory=dict)  # path -> [stat, summary]
+    written_ns: int = 0
+    changed: bool = False
+
+    @classmethod
+    def open(cls, root: Path, salt: str) -> RecordCache:
+        path = root / CACHE_DIR / CACHE_FILE
+        try:
+            stored = json.loads(path.read_bytes())
+            if stored.get("salt") == salt and isinstance(stored.get("entries"), dict):
+                return cls(path, salt, stored["entries"], int(stored.get("written_ns", 0)))
+        except (OSError, ValueError, TypeError, AttributeError):
+            pass
+        return cls(path, salt, changed=True)
+
+    @classmethod
+    def disabled(cls) -> RecordCache:
+        return cls(None, "")
+
+    def lookup(self, rel: str, stat: FileStat | None) -> RecordSummary | None:
+        entry = self.entries.get(rel)
+        if stat is None or entry is None or entry[0] != stat.key():
+            return None
+        if stat.mtime_ns >= self.written_ns - RACY_NS:
+            return None
+        try:
+            return RecordSummary.from_json(entry[1])
+        except (TypeError, ValueError):
+            return None
+
+    def remember(self, summary: RecordSummary, stat: FileStat | None) -> None:
+        if self.path is None or stat is None:
+            return
+        self.entries[summary.path] = [stat.key(), summary.as_json()]
+        self.changed = True
+
+    def forget_missing(self, present: set[str]) -> None:
+        gone = [rel for rel in self.entries if rel not in present]
+        for rel in gone:
+            del self.entries[rel]
+        self.changed = self.changed or bool(gone)
+
+    def save(self) -> None:
+        """Write the cache if anything changed; a cache that cannot be written is skipped."""
+        if self.path is None or not self.changed:
+            return
+        document = {"salt": self.salt, "written_ns": time.time_ns(), "entries": self.entries}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ignore = self.path.parent / ".gitignore"
+            if not ignore.exists():
+                ignore.write_text("# isg's cache (see isg/record_cache.py); never committed\n*\n")
+            tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            return
