@@ -81,3 +81,33 @@ def test_validators_agree_on_mutated_records(document: tuple[str, str, Any], dat
     key = data.draw(st.sampled_from(sorted(mutated)))
     mutated[key] = data.draw(st.one_of(TEXTS, st.integers(), st.none(), st.booleans()))
     _agree(kind, mutated)
+
+
+def test_one_walk_finds_what_the_schema_annotations_say() -> None:
+    """`record_fields` (one walk) against `iter_annotated` (one walk per keyword)."""
+    from isg.model import KIND_BY_NAME, Record
+    from isg.safe_yaml import Document
+    from isg.schemas import iter_annotated, record_fields
+    from isg.times import parse_time
+
+    checked = 0
+    for path, kind, data in DOCUMENTS:
+        if not path.startswith("records/"):
+            continue
+        record = Record(KIND_BY_NAME[kind], path, Document(data))
+        schema = SCHEMAS.schemas[kind]
+        fields = record_fields(record, SCHEMAS)
+        refs = [
+            (p, v, (k,) if isinstance(k, str) else tuple(k))
+            for p, v, k in iter_annotated(schema, data, "x-isg-ref")
+            if isinstance(v, str)
+        ]
+        times = [
+            (p, v, parse_time(v))
+            for p, v, f in iter_annotated(schema, data, "format")
+            if f == "date-time" and parse_time(v) is not None
+        ]
+        assert sorted(fields.references, key=repr) == sorted(refs, key=repr)
+        assert sorted(fields.times, key=repr) == sorted(times, key=repr)
+        checked += len(refs)
+    assert checked > 100

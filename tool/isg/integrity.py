@@ -26,7 +26,7 @@ import holidays
 from isg.model import KIND_BY_NAME, Finding, Record, format_json_path, record_finding
 from isg.privacy import line_and_column, scan_text
 from isg.records import Registry, record_path
-from isg.schemas import SchemaSet, iter_annotated, resolve_ref, sub_schema
+from isg.schemas import SchemaSet, record_fields
 from isg.times import parse_date, parse_time
 
 if TYPE_CHECKING:
@@ -85,38 +85,21 @@ def record_references(
     record: Record, schemas: SchemaSet
 ) -> list[tuple[tuple[str | int, ...], str, tuple[str, ...]]]:
     """(path, value, allowed kinds) of every `x-isg-ref` value of `record`."""
-    found = []
-    for path, value, kinds in iter_annotated(
-        schemas.for_kind(record.kind), record.data, "x-isg-ref"
-    ):
-        if isinstance(value, str):
-            found.append((path, value, (kinds,) if isinstance(kinds, str) else tuple(kinds)))
-    return found
+    return record_fields(record, schemas).references
 
 
 def check_placeholders(
     record: Record, schemas: SchemaSet, allowed: frozenset[str]
 ) -> Iterator[Finding]:
     """A template placeholder left as `isg new` wrote it is an error."""
-    for path, value in _walk(record.data, ()):
-        if isinstance(value, str) and PLACEHOLDER in value:
-            yield record_finding(
-                record,
-                path,
-                "template placeholder not filled in",
-                rule="placeholder",
-                hint="replace the <REPLACE: ...> text with the real value",
-            )
-
-
-def _walk(value: Any, path: tuple[str | int, ...]) -> Iterator[tuple[tuple[str | int, ...], Any]]:
-    yield path, value
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _walk(item, (*path, key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _walk(item, (*path, index))
+    for path in record_fields(record, schemas).placeholders:
+        yield record_finding(
+            record,
+            path,
+            "template placeholder not filled in",
+            rule="placeholder",
+            hint="replace the <REPLACE: ...> text with the real value",
+        )
 
 
 def check_not_future(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
@@ -145,12 +128,9 @@ def future_times(record: Record, schemas: SchemaSet, now: datetime) -> Iterator[
 
 def record_times(
     record: Record, schemas: SchemaSet
-) -> Iterator[tuple[tuple[str | int, ...], str, datetime]]:
+) -> list[tuple[tuple[str | int, ...], str, datetime]]:
     """(path, text, instant) of every date-time value of `record`."""
-    for path, value, fmt in iter_annotated(schemas.for_kind(record.kind), record.data, "format"):
-        when = parse_time(value) if fmt == "date-time" else None
-        if when is not None:
-            yield path, value, when
+    return record_fields(record, schemas).times
 
 
 def check_incident_times(
@@ -452,32 +432,6 @@ def check_governance_rules(
                 )
 
 
-def _free_text_values(
-    record: Record, schema: dict[str, Any]
-) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """String values that people write freely (not IDs, references, enums, times, personal
-    fields that are declared as such)."""
-    structured = ("enum", "format", "pattern", "x-isg-ref", "x-isg-personal", "const")
-
-    def walk(
-        value: Any, sub: dict[str, Any] | None, path: tuple[str | int, ...]
-    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
-        resolved = resolve_ref(schema, sub) if sub is not None else None
-        if isinstance(value, str):
-            if resolved is None or not any(key in resolved for key in structured):
-                yield path, value
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                yield from walk(item, sub_schema(schema, sub, key) if sub else None, (*path, key))
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                yield from walk(
-                    item, sub_schema(schema, sub, index) if sub else None, (*path, index)
-                )
-
-    yield from walk(record.data, schema, ())
-
-
 def member_emails(registry: Registry) -> set[str]:
     return {str(m.data["email"]) for m in registry.of_kind("member") if m.data.get("email")}
 
@@ -487,7 +441,7 @@ def check_privacy(record: Record, schemas: SchemaSet, allowed: frozenset[str]) -
 
     `allowed`: the members' own e-mail addresses, which may appear.
     """
-    for path, text in _free_text_values(record, schemas.for_kind(record.kind)):
+    for path, text in record_fields(record, schemas).free_text:
         for hit in scan_text(text, allowed=allowed):
             line_in_value, column = line_and_column(text, hit.start)
             where = record.document.position(path)
@@ -509,7 +463,7 @@ def check_privacy(record: Record, schemas: SchemaSet, allowed: frozenset[str]) -
 
 def mentions_email(record: Record, schemas: SchemaSet) -> bool:
     """Whether any free text has an @ (only those records depend on the members' addresses)."""
-    return any("@" in text for _, text in _free_text_values(record, schemas.for_kind(record.kind)))
+    return any("@" in text for _, text in record_fields(record, schemas).free_text)
 
 
 RecordRule = Callable[[Record, SchemaSet, frozenset[str]], Iterator[Finding]]

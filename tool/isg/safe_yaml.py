@@ -82,6 +82,7 @@ class Document:
         self._keys = keys
         self._text = text  # read again for positions
         self._locate_with = locate  # or asked for a document that has them
+        self.derived: dict[str, Any] = {}  # facts computed from `data`, kept with it
 
     @property
     def values(self) -> dict[JsonPath, Position]:
@@ -224,6 +225,7 @@ class _GiveUp(Exception):
 
 def _fast(text: str) -> dict[str, Any] | None:
     loader = _CComposer(text)  # type: ignore[misc]
+    loader.resolve = _no_tag  # tags are never used (node types and styles are), so skip them
     try:
         node = loader.get_single_node()
         if not isinstance(node, yaml.MappingNode):
@@ -234,6 +236,10 @@ def _fast(text: str) -> dict[str, Any] | None:
         return None
     finally:
         loader.dispose()
+
+
+def _no_tag(kind: Any, value: Any, implicit: Any) -> str:
+    return ""
 
 
 def _node_value(node: Any, depth: int, counter: list[int]) -> Any:

@@ -199,3 +199,101 @@ def sub_schema(root: Schema, schema: Schema | None, key: str | int) -> Schema | 
     if sub is None:
         sub = resolved.get("additionalProperties")
     return sub if isinstance(sub, dict) else None
+
+
+# --- one walk per record ----------------------------------------------------------------------
+# Several rules want the same facts of a record: its free text (privacy), its references, its
+# times, its unfilled placeholders. `record_fields` walks the record once, guided by a plan of
+# each kind's schema compiled once, and keeps the answer with the document.
+
+STRUCTURED = ("enum", "format", "pattern", "x-isg-ref", "x-isg-personal", "const")
+PLACEHOLDER = "<REPLACE"
+
+
+class FieldPlan:
+    """What the schema says about one place in a record, its children compiled on demand."""
+
+    def __init__(self, root: Schema, schema: Schema) -> None:
+        resolved = resolve_ref(root, schema)
+        self.root = root
+        self.resolved = resolved
+        self.free = not any(key in resolved for key in STRUCTURED)
+        kinds = resolved.get("x-isg-ref")
+        self.ref: tuple[str, ...] | None = (
+            None if kinds is None else (kinds,) if isinstance(kinds, str) else tuple(kinds)
+        )
+        self.format = resolved.get("format")
+        self.properties: dict[str, Any] = resolved.get("properties", {})
+        additional = resolved.get("additionalProperties")
+        self._additional = additional if isinstance(additional, dict) else None
+        items = resolved.get("items")
+        self._items = items if isinstance(items, dict) else None
+        self._children: dict[str, FieldPlan | None] = {}
+
+    def child(self, key: str | int) -> tuple[FieldPlan | None, bool]:
+        """The plan of child `key`, and whether it is declared (properties or items)."""
+        name = "[]" if isinstance(key, int) else key
+        if name not in self._children:
+            if isinstance(key, int):
+                sub = self._items
+            else:  # as `sub_schema`: a declared property, else additionalProperties
+                sub = self.properties.get(key)
+                sub = self._additional if sub is None else sub
+            self._children[name] = (
+                FieldPlan(self.root, sub) if sub and isinstance(sub, dict) else None
+            )
+        declared = self._items is not None if isinstance(key, int) else key in self.properties
+        return self._children[name], declared
+
+
+@dataclass
+class RecordFields:
+    free_text: list[tuple[JsonPath, str]]
+    references: list[tuple[JsonPath, str, tuple[str, ...]]]
+    times: list[tuple[JsonPath, str, Any]]  # (path, text, instant) of date-time values
+    placeholders: list[JsonPath]
+
+
+_PLANS: dict[int, tuple[Schema, FieldPlan]] = {}
+
+
+def _plan(schema: Schema) -> FieldPlan:
+    cached = _PLANS.get(id(schema))
+    if cached is None or cached[0] is not schema:
+        cached = _PLANS[id(schema)] = (schema, FieldPlan(schema, schema))
+    return cached[1]
+
+
+def record_fields(record: Record, schemas: SchemaSet) -> RecordFields:
+    """The free text, references, date-times and placeholders of `record` (walked once)."""
+    document = record.document
+    found = document.derived.get("fields")
+    if isinstance(found, RecordFields):
+        return found
+    from isg.times import parse_time
+
+    fields = RecordFields([], [], [], [])
+
+    def walk(plan: FieldPlan | None, value: Any, path: JsonPath, declared: bool) -> None:
+        if isinstance(value, str):
+            if plan is None or plan.free:
+                fields.free_text.append((path, value))
+            if PLACEHOLDER in value:
+                fields.placeholders.append(path)
+            if declared and plan is not None:
+                if plan.ref is not None:
+                    fields.references.append((path, value, plan.ref))
+                if plan.format == "date-time" and (when := parse_time(value)) is not None:
+                    fields.times.append((path, value, when))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child, known = plan.child(key) if plan else (None, False)
+                walk(child, item, (*path, key), declared and known)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                child, known = plan.child(index) if plan else (None, False)
+                walk(child, item, (*path, index), declared and known)
+
+    walk(_plan(schemas.for_kind(record.kind)), record.data, (), True)
+    document.derived["fields"] = fields
+    return fields
