@@ -77,7 +77,7 @@ def check_references(registry: Registry, summaries: Summaries, now: datetime) ->
             wanted = " or ".join(allowed)
             hint = f"'{value}' is the ID of a {elsewhere[0]} record" if elsewhere else ""
             yield summaries.finding(
-                summary, path, f"unknown {wanted} '{value}'", rule="reference", hint=hint
+                summary, tuple(path), f"unknown {wanted} '{value}'", rule="reference", hint=hint
             )
 
 

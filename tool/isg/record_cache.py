@@ -112,10 +112,11 @@ class RecordCache:
         except (TypeError, ValueError):
             return None
 
-    def remember(self, summary: RecordSummary, stat: FileStat | None) -> None:
+    def remember(self, row: list[Any], stat: FileStat | None) -> None:
+        """Keep a summary (as `RecordSummary.as_json` wrote it) for a file with `stat`."""
         if self.path is None or stat is None:
             return
-        self.entries[summary.path] = [stat.key(), summary.as_json()]
+        self.entries[row[0]] = [stat.key(), row]
         self.changed = True
 
     def forget_missing(self, present: set[str]) -> None:

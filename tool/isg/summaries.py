@@ -13,6 +13,7 @@ there is enough of it.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -46,7 +47,8 @@ ATTACHMENT = "attachment"  # the `kind` of a patch file beside an RfC
 UNREADABLE = ""  # the `kind` of a file that is not a readable record (its findings say why)
 PARALLEL_FROM = 1500  # fewer files than this are not worth starting processes for
 
-Reference = tuple[JsonPath, str, tuple[str, ...]]
+# (path, value, allowed kinds); sequences, as JSON gives them back (tuples or lists)
+Reference = tuple[Sequence[str | int], str, Sequence[str]]
 
 
 def blob_id(raw: bytes) -> str:
@@ -67,7 +69,7 @@ class RecordSummary:
     digest: str = ""
     id: str = ""
     findings: tuple[Finding, ...] = ()
-    refs: tuple[Reference, ...] = ()
+    refs: Sequence[Reference] = ()
     latest: datetime | None = None
     mentions_email: bool = False
     emails: str = ""  # emails_key the privacy findings were computed with
@@ -82,7 +84,7 @@ class RecordSummary:
             self.digest,
             self.id,
             [list(f.__dict__.values()) for f in self.findings],
-            [[list(p), v, list(k)] for p, v, k in self.refs],
+            [[list(p), v, list(k)] for p, v, k in self.refs] if self.refs else [],
             self.latest.isoformat() if self.latest else None,
             self.mentions_email,
             self.emails,
@@ -112,8 +114,8 @@ class RecordSummary:
             kind=kind,
             digest=digest,
             id=rid,
-            findings=tuple(Finding(*f) for f in findings),
-            refs=tuple((tuple(p), v, tuple(k)) for p, v, k in refs),
+            findings=tuple(Finding(*f) for f in findings) if findings else (),
+            refs=refs,  # kept as lists: read often, turned into a path only for a finding
             latest=datetime.fromisoformat(latest) if latest else None,
             mentions_email=mentions,
             emails=emails,
@@ -251,8 +253,9 @@ def summarize_paths(
     allowed: frozenset[str],
     *,
     progress: Callable[[int], None] | None = None,
-) -> list[RecordSummary]:
-    """Summaries of the files at `paths` under `root`, in parallel when there are many.
+) -> list[tuple[RecordSummary, list[Any]]]:
+    """Summaries of the files at `paths` under `root` (each with its JSON row, for the
+    cache), in parallel when there are many.
 
     Processes are forked (they inherit the schemas); where fork is not available, or with
     one core, the work is done here.
@@ -267,17 +270,27 @@ def summarize_paths(
     ):
         found = []
         for index, path in enumerate(paths):
-            found.append(summarize_file(path, read_one(root, path), schemas, allowed))
+            summary = summarize_file(path, read_one(root, path), schemas, allowed)
+            found.append((summary, summary.as_json()))
             if progress and index % 500 == 499:
                 progress(500)
+        if progress:
+            progress(len(paths) % 500)
         return found
     chunk = 250
     chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
     context = multiprocessing.get_context("fork")
     found = []
-    with context.Pool(workers, _init_worker, (root, schemas, allowed)) as pool:
-        for rows in pool.imap(_summarize_paths, chunks):
-            found.extend(RecordSummary.from_json(row) for row in rows)
-            if progress:
-                progress(len(rows))
+    # Objects that exist before the fork are moved out of the collector's sight: otherwise
+    # each worker's collections touch every one of them and copy the parent's memory page
+    # by page (which made two workers no faster than one).
+    gc.freeze()
+    try:
+        with context.Pool(workers, _init_worker, (root, schemas, allowed)) as pool:
+            for rows in pool.imap(_summarize_paths, chunks):
+                found.extend((RecordSummary.from_json(row), row) for row in rows)
+                if progress:
+                    progress(len(rows))
+    finally:
+        gc.unfreeze()
     return found

@@ -162,9 +162,9 @@ def validate_repository(
         if progress:
             progress(done[0], total)
 
-    for summary in summarize_paths(str(root), todo, schemas, allowed, progress=step):
+    for summary, row in summarize_paths(str(root), todo, schemas, allowed, progress=step):
         summaries[summary.path] = summary
-        cache.remember(summary, listing.get(summary.path))
+        cache.remember(row, listing.get(summary.path))
     cache.forget_missing(set(listing))
     cache.save()
     every = Summaries([summaries[rel] for rel in listing], schemas, lambda rel: _read(root, rel))
