@@ -150,3 +150,66 @@ def test_an_unknown_base_is_a_clear_error(git_repo: Path) -> None:
 
     with pytest.raises(RegistryError, match="unknown git revision '--output=x'"):
         validate_repository(git_repo, now=FIXED_NOW, base_ref="--output=x")
+
+
+def _snapshot(root: Path, **kw: object) -> tuple[object, ...]:
+    from isg.record_cache import load_registry
+    from isg.schemas import load_schemas
+
+    registry = load_registry(root, load_schemas(root), **kw)  # type: ignore[arg-type]
+    return (
+        [(r.path, r.data, r.document.first_line) for r in registry.records],
+        sorted(registry.valid_paths or ()),
+        registry.load_findings,
+        sorted(registry.attachments),
+    )
+
+
+def test_cached_registry_is_the_registry_read_from_disk(registry: Path) -> None:
+    _plant_problems(registry)
+    cold = _snapshot(registry, use_cache=False)
+    assert _snapshot(registry) == cold  # fills the cache
+    assert _snapshot(registry) == cold  # read from it
+    assert len(cold[1]) < len(cold[0])  # the planted schema error is not valid
+    assert cold[2] and cold[3]  # a YAML error, and the patch beside an RfC
+
+
+def test_cached_registry_positions_come_from_the_file(registry: Path) -> None:
+    from isg.record_cache import load_registry
+    from isg.schemas import load_schemas
+
+    _age(registry)
+    load_registry(registry, load_schemas(registry))
+    record = load_registry(registry, load_schemas(registry)).get("state", "FR")
+    assert record is not None and record.document._values is None  # from the cache
+    assert record.document.position(("calendar", "timezone")).line > 1
+
+
+class _Terminal:
+    def __init__(self, tty: bool) -> None:
+        self.text, self.tty = "", tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def flush(self) -> None:
+        pass
+
+
+def test_progress_is_drawn_on_a_terminal_only() -> None:
+    from isg.cli.common import Progress
+
+    terminal, log = _Terminal(True), _Terminal(False)
+    for stream in (terminal, log):
+        progress = Progress("isg validate: reading records", stream=stream)
+        progress(500, 2000)
+        progress(2000, 2000)
+        progress.finish()
+    assert terminal.text == (
+        "\risg validate: reading records: 500/2000 (25 %)"
+        "\risg validate: reading records: 2000/2000 (100 %)\n"
+    )
+    assert log.text == ""

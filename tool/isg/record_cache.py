@@ -26,11 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import isg
-from isg.records import RECORDS_DIR
+from isg.model import KIND_BY_DIRECTORY, Record
+from isg.records import RECORDS_DIR, Registry, parse_registry, read_one
+from isg.safe_yaml import Document
+from isg.schemas import SchemaSet
 from isg.summaries import RecordSummary
 
 CACHE_DIR = ".isg/cache"
 CACHE_FILE = "summaries.json"
+DATA_FILE = "records.json"
 FORMAT = 1
 RACY_NS = 2_000_000_000
 
@@ -87,8 +91,8 @@ class RecordCache:
     changed: bool = False
 
     @classmethod
-    def open(cls, root: Path, salt: str) -> RecordCache:
-        path = root / CACHE_DIR / CACHE_FILE
+    def open(cls, root: Path, salt: str, name: str = CACHE_FILE) -> RecordCache:
+        path = root / CACHE_DIR / name
         try:
             stored = json.loads(path.read_bytes())
             if stored.get("salt") == salt and isinstance(stored.get("entries"), dict):
@@ -102,15 +106,20 @@ class RecordCache:
         return cls(None, "")
 
     def lookup(self, rel: str, stat: FileStat | None) -> RecordSummary | None:
+        row = self.row(rel, stat)
+        try:
+            return RecordSummary.from_json(row) if row is not None else None
+        except (TypeError, ValueError):
+            return None
+
+    def row(self, rel: str, stat: FileStat | None) -> list[Any] | None:
+        """What was kept for the file at `rel`, if it is unchanged since."""
         entry = self.entries.get(rel)
         if stat is None or entry is None or entry[0] != stat.key():
             return None
         if stat.mtime_ns >= self.written_ns - RACY_NS:
             return None
-        try:
-            return RecordSummary.from_json(entry[1])
-        except (TypeError, ValueError):
-            return None
+        return entry[1] if isinstance(entry[1], list) else None
 
     def remember(self, row: list[Any], stat: FileStat | None) -> None:
         """Keep a summary (as `RecordSummary.as_json` wrote it) for a file with `stat`."""
@@ -140,3 +149,55 @@ class RecordCache:
             os.replace(tmp, self.path)
         except OSError:
             return
+
+
+def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> Registry:
+    """Every record under `root` with whether it is schema-valid, reading only the files that
+    changed since the last run (the others' data comes from `.isg/cache/records.json`).
+
+    For the commands that read the records rather than check them (sla, site, reports): the
+    same `Registry` as `parse_registry(read_record_files(root))`, plus `valid_paths`.
+    """
+    cache = (
+        RecordCache.open(root, cache_salt(root), DATA_FILE) if use_cache else RecordCache.disabled()
+    )
+    listing = dict(sorted(scan_records(root)))
+    records: list[Record] = []
+    valid: set[str] = set()
+    unread: dict[str, bytes] = {}
+    for rel, stat in listing.items():
+        row = cache.row(rel, stat)
+        if row is not None and len(row) == 4:
+            _, is_valid, data, first_line = row
+            kind = KIND_BY_DIRECTORY[rel.split("/")[1]]
+            document = Document(data, first_line=first_line, locate=_locator(root, rel))
+            records.append(Record(kind, rel, document))
+            if is_valid:
+                valid.add(rel)
+        else:
+            unread[rel] = read_one(root, rel)
+    fresh = parse_registry(unread)
+    for record in fresh.records:
+        is_valid = schemas.fast[record.kind.name].is_valid(record.data)
+        if is_valid:
+            valid.add(record.path)
+        records.append(record)
+        row = [record.path, is_valid, record.data, record.document.first_line]
+        cache.remember(row, listing.get(record.path))
+    cache.forget_missing(set(listing))
+    cache.save()
+    records.sort(key=lambda r: r.path)
+    return Registry(
+        records=records,
+        load_findings=fresh.load_findings,
+        attachments=fresh.attachments,  # never cached: read every time (a few patch files)
+        valid_paths=frozenset(valid),
+    )
+
+
+def _locator(root: Path, rel: str) -> Any:
+    def locate() -> Document | None:
+        registry = parse_registry({rel: read_one(root, rel)})
+        return registry.records[0].document if registry.records else None
+
+    return locate

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from isg.errors import RegistryError
 from isg.model import KIND_BY_DIRECTORY, Finding, Kind, Record
@@ -27,6 +28,8 @@ class Registry:
     records: list[Record] = field(default_factory=list)
     load_findings: list[Finding] = field(default_factory=list)
     attachments: set[str] = field(default_factory=set)
+    # Paths of the schema-valid records, when the loader already knows (record_cache).
+    valid_paths: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         self._index: dict[tuple[str, str], Record] = {}
@@ -42,6 +45,14 @@ class Registry:
 
     def by_path(self) -> dict[str, Record]:
         return self._by_path
+
+    def is_valid(self, record: Record, schemas: Any) -> bool:
+        """Whether `record` passes its schema (known from the loader, or asked once)."""
+        if self.valid_paths is None:
+            self.valid_paths = frozenset(
+                r.path for r in self.records if schemas.fast[r.kind.name].is_valid(r.data)
+            )
+        return record.path in self.valid_paths
 
 
 def read_record_files(root: Path) -> dict[str, bytes]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
@@ -14,7 +16,7 @@ import click
 
 from isg import __version__
 from isg.errors import IsgError
-from isg.records import find_root
+from isg.records import Registry, find_root
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,3 +101,40 @@ def cli() -> None:
       isg validate                  check every record
       isg new incident              start a new incident record
     """
+
+
+def load_registry(root: Path) -> Registry:
+    """The records of the registry at `root` for reading (cached; see isg.record_cache)."""
+    from isg.record_cache import load_registry as load
+    from isg.schemas import load_schemas
+
+    return load(root, load_schemas(root), use_cache=os.environ.get("ISG_NO_CACHE") != "1")
+
+
+class Progress:
+    """`label: done/total (percent)` on one line of a terminal, redrawn at most ten times a
+    second; nothing at all when stderr is not a terminal (CI logs, pipes) or the work is
+    small. Call it as `progress(done, total)`; `finish()` ends the line."""
+
+    def __init__(self, label: str, *, stream: Any = None, minimum: int = 1000) -> None:
+        self.label = label
+        self.stream = stream if stream is not None else sys.stderr
+        self.minimum = minimum
+        self.shown = 0.0
+        self.drawn = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if total < self.minimum or not self.stream.isatty():
+            return
+        now = time.monotonic()
+        if done < total and now - self.shown < 0.1:
+            return
+        self.shown = now
+        self.stream.write(f"\r{self.label}: {done}/{total} ({done * 100 // total} %)")
+        self.stream.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
+from isg.cli.common import cli, library_errors, load_registry, parse_at, registry_root, repo_option
 from isg.errors import UsageError
 from isg.notifications import (
     due_notifications,
@@ -20,7 +20,6 @@ from isg.notifications import (
     render_message,
     write_ledger,
 )
-from isg.records import parse_registry, read_record_files
 from isg.schemas import load_schemas
 from isg.sla.run import evaluate_registry
 
@@ -80,7 +79,7 @@ def notify_command(
     """
     now = parse_at(at)
     root = registry_root(repo)
-    registry = parse_registry(read_record_files(root))
+    registry = load_registry(root)
     run = evaluate_registry(registry, load_schemas(root), now=now)
     ledger_path = ledger or root / ".isg" / "notified.json"
     sent = read_ledger(ledger_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TextIO
 import click
 
 from isg.canonical import canonical_text, format_registry
-from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
+from isg.cli.common import Progress, cli, library_errors, parse_at, registry_root, repo_option
 from isg.codeowners import CODEOWNERS_PATH, render_codeowners
 from isg.errors import UsageError
 from isg.ids import new_id
@@ -56,9 +57,19 @@ from isg.validation import validate_repository
     metavar="ISO",
     help="Check as of this time instead of now (e.g. 2026-11-27T12:00:00+00:00).",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Read and check every file (ignore .isg/cache/; also ISG_NO_CACHE=1).",
+)
 @library_errors
 def validate_command(
-    paths: tuple[str, ...], repo: Path | None, base_ref: str | None, fmt: str, at: str | None
+    paths: tuple[str, ...],
+    repo: Path | None,
+    base_ref: str | None,
+    fmt: str,
+    at: str | None,
+    no_cache: bool,
 ) -> None:
     """Check records against their schemas, each other and the governance rules.
 
@@ -73,7 +84,16 @@ def validate_command(
     now = parse_at(at)
     root = registry_root(repo)
     rel_paths = [_relative(root, p) for p in paths]
-    result = validate_repository(root, now=now, base_ref=base_ref, paths=rel_paths)
+    progress = Progress("isg validate: reading records")
+    result = validate_repository(
+        root,
+        now=now,
+        base_ref=base_ref,
+        paths=rel_paths,
+        use_cache=not no_cache and os.environ.get("ISG_NO_CACHE") != "1",
+        progress=progress,
+    )
+    progress.finish()
     click.echo(REPORTER_BY_NAME[fmt](result), nl=False)
     sys.exit(0 if result.ok else 1)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from markupsafe import Markup
 
-from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
+from isg.cli.common import cli, library_errors, load_registry, parse_at, registry_root, repo_option
 from isg.compliance import ComplianceReport
 from isg.compliance_report import (
     build_report,
@@ -24,7 +24,7 @@ from isg.compliance_report import (
 from isg.errors import UsageError
 from isg.fees import FeesReport, compute_fees
 from isg.git_history import read_record_files_at, reopened_incidents, resolve_commit
-from isg.records import Registry, parse_registry, read_record_files
+from isg.records import Registry, parse_registry
 from isg.releases import calendar_check, installation_status, release_notes
 from isg.render.builder import make_environment
 from isg.render.pages import Page
@@ -85,7 +85,7 @@ def sla_report_command(
     """
     now = parse_at(at)
     root = registry_root(repo)
-    current = _sla_report(root, parse_registry(read_record_files(root)), year, now, "HEAD")
+    current = _sla_report(root, load_registry(root), year, now, "HEAD")
     if verify_ref:
         then = _sla_report(
             root, parse_registry(read_record_files_at(root, verify_ref)), year, now, verify_ref
@@ -152,7 +152,7 @@ def release_status_command(at: str | None, repo: Path | None) -> None:
       isg release status --at 2026-11-27T12:00:00Z
     """
     now = parse_at(at)
-    registry = parse_registry(read_record_files(registry_root(repo)))
+    registry = load_registry(registry_root(repo))
     releases = sorted(
         (r.data for r in registry.of_kind("release")), key=lambda r: str(r.get("planned_date"))
     )
@@ -188,7 +188,7 @@ def release_notes_command(version: str, repo: Path | None) -> None:
     Example:
       isg release notes 4.2.0 > NOTES.md
     """
-    registry = parse_registry(read_record_files(registry_root(repo)))
+    registry = load_registry(registry_root(repo))
     release = registry.get("release", version)
     if release is None:
         raise UsageError(f"no release {version}")
@@ -214,7 +214,7 @@ def fees_command(year: int, fmt: str, repo: Path | None) -> None:
     Example:
       isg fees --year 2026 --format csv > fees-2026.csv
     """
-    registry = parse_registry(read_record_files(registry_root(repo)))
+    registry = load_registry(registry_root(repo))
     report = compute_fees(
         year=year,
         budgets=[r.data for r in registry.of_kind("budget")],

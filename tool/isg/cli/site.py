@@ -11,10 +11,9 @@ from pathlib import Path
 
 import click
 
-from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
+from isg.cli.common import cli, library_errors, load_registry, parse_at, registry_root, repo_option
 from isg.errors import UsageError
 from isg.git_history import head_commit_time, reopened_incidents, resolve_commit
-from isg.records import parse_registry, read_record_files
 from isg.render.builder import gather, render_site, write_site
 from isg.schemas import load_schemas
 
@@ -87,7 +86,7 @@ def build_command(
     """
     root = registry_root(repo)
     now = _as_of(at, root)
-    registry = parse_registry(read_record_files(root))
+    registry = load_registry(root)
     schemas = load_schemas(root)
     if no_history:
         data = gather(registry, schemas, at=now, internal=internal)

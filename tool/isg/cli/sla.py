@@ -9,10 +9,10 @@ from pathlib import Path
 import click
 
 from isg.approvals import owed_retrospective_reviews
-from isg.cli.common import cli, library_errors, parse_at, registry_root, repo_option
+from isg.cli.common import cli, library_errors, load_registry, parse_at, registry_root, repo_option
 from isg.errors import UsageError
 from isg.git_history import first_recorded_milestones
-from isg.records import Registry, parse_registry, read_record_files
+from isg.records import Registry
 from isg.schemas import load_schemas
 from isg.sla.chart import render_sla_svg
 from isg.sla.clock import Pause, compute_deadline, ledger
@@ -40,7 +40,7 @@ def _run(
 ) -> tuple[Path, Registry, SlaRun, datetime]:
     now = parse_at(at)
     root = registry_root(repo)
-    registry = parse_registry(read_record_files(root))
+    registry = load_registry(root)
     run = evaluate_registry(registry, load_schemas(root), now=now, ids=ids)
     for line in run.skipped:
         click.echo(line, err=True)
@@ -75,7 +75,7 @@ def priority_command(impact: str, urgency: str, at: str | None, repo: Path | Non
       isg priority --impact high --urgency medium      # prints 2
     """
     root = registry_root(repo)
-    context = build_context(parse_registry(read_record_files(root)))
+    context = build_context(load_registry(root))
     policy = select_policy(context.policies, parse_at(at))
     click.echo(compute_priority(policy, impact=impact, urgency=urgency))
 
@@ -137,7 +137,7 @@ def deadline_command(
       # 2026-03-04T15:15:00+01:00: due by 15:14, late from 15:15
     """
     start = parse_at(start_text)
-    context = build_context(parse_registry(read_record_files(registry_root(repo))))
+    context = build_context(load_registry(registry_root(repo)))
     calendar = context.calendar(calendar_name)
     target = parse_duration(duration_text).working_time(calendar)
     pauses = [_parse_pause(text) for text in pause_texts]

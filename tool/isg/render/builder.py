@@ -85,6 +85,7 @@ def gather(
     problems += [
         f"{f.path}:{f.line}: {f.json_path}: {f.message}"
         for record in registry.records
+        if not registry.is_valid(record, schemas)
         for f in check_record(record, schemas)
     ]
     if problems:

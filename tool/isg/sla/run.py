@@ -9,7 +9,7 @@ from datetime import datetime
 from isg.errors import IsgError
 from isg.model import FirstSeen, Record
 from isg.records import Registry
-from isg.schemas import SchemaSet, check_record
+from isg.schemas import SchemaSet
 from isg.sla.context import SlaContext, build_context
 from isg.sla.durations import parse_duration
 from isg.sla.evidence import Evidence, judge_evidence
@@ -41,7 +41,7 @@ def evaluate_registry(
     """
     for kind in FOUNDATION_KINDS:
         for record in registry.of_kind(kind):
-            if check_record(record, schemas):
+            if not registry.is_valid(record, schemas):
                 raise IsgError(f"{record.path} is not valid; run isg validate")
     run = SlaRun(context=build_context(registry))
     wanted = set(ids)
@@ -52,7 +52,7 @@ def evaluate_registry(
     for record in sorted(registry.of_kind("incident"), key=lambda r: r.id):
         if wanted and record.id not in wanted:
             continue
-        if check_record(record, schemas):
+        if not registry.is_valid(record, schemas):
             run.record_skip(record, "not a valid incident record; run isg validate")
             continue
         try:
