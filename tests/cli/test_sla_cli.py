@@ -270,3 +270,18 @@ def test_evidence_needs_git(run_cli: RunCli, registry: Path) -> None:
     result = run_cli("sla", "status", "--evidence", "--repo", str(registry))
     assert result.exit_code == 2
     assert "is not inside a git repository (needed for --evidence)" in result.output
+
+
+def test_status_json_is_one_document_with_one_incident_per_line(run_cli: RunCli) -> None:
+    from conftest import FIXED_NOW
+    from isg.sla.output import status_json
+
+    empty = status_json([], FIXED_NOW)
+    assert json.loads(empty) == {"at": FIXED_AT, "incidents": [], "version": 1}
+    result = run_cli(
+        "sla", "status", "--at", FIXED_AT, "--format", "json", "--repo", str(REPO_ROOT)
+    )
+    lines = result.output.splitlines()
+    document = json.loads(result.output)
+    assert len(lines) == len(document["incidents"]) + 2 > 20
+    assert all(line.startswith('{"classification_history"') for line in lines[1:-1])

@@ -23,7 +23,7 @@ from isg.sla.output import (
     describe_priority,
     ledger_text,
     retrospective_text,
-    status_json,
+    status_json_chunks,
     status_text,
     watch_items,
     watch_text,
@@ -179,7 +179,8 @@ def status_command(
     if evidence:
         proof = collect_evidence(run, registry, first_recorded_milestones(root))
     if fmt == "json":
-        click.echo(status_json(run.statuses, now, proof), nl=False)
+        for chunk in status_json_chunks(run.statuses, now, proof):
+            click.echo(chunk, nl=False)
     elif fmt == "svg":
         click.echo(render_sla_svg(run.statuses, now), nl=False)
     else:

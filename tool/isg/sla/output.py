@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -131,9 +131,20 @@ def status_json(
     evidence: dict[tuple[str, str], Evidence] | None = None,
 ) -> str:
     """The documented JSON shape (docs/SLA.md, "JSON output"); keys sorted."""
-    incidents = []
-    for s in statuses:
-        incidents.append(
+    return "".join(status_json_chunks(statuses, at, evidence))
+
+
+def status_json_chunks(
+    statuses: Sequence[IncidentStatus],
+    at: datetime,
+    evidence: dict[tuple[str, str], Evidence] | None = None,
+) -> Iterator[str]:
+    """`status_json` piece by piece, one incident per line: written as it is made, so 50,000
+    incidents never sit in memory as one string, and encoded by json's C encoder (an indented
+    document goes through its pure-Python one, ten times slower)."""
+    yield '{"at": ' + json.dumps(at.isoformat()) + ', "incidents": ['
+    for index, s in enumerate(statuses):
+        yield ("\n" if index == 0 else ",\n") + json.dumps(
             {
                 "id": s.incident_id,
                 "title": s.title,
@@ -171,10 +182,11 @@ def status_json(
                     }
                     for d in s.ecab
                 ],
-            }
+            },
+            sort_keys=True,
+            ensure_ascii=False,
         )
-    document = {"version": JSON_VERSION, "at": at.isoformat(), "incidents": incidents}
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    yield ("\n" if statuses else "") + '], "version": ' + str(JSON_VERSION) + "}\n"
 
 
 def watch_items(statuses: Iterable[IncidentStatus]) -> list[tuple[IncidentStatus, MilestoneStatus]]:
