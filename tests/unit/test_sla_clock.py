@@ -192,17 +192,15 @@ def test_ledger_explains_every_interval() -> None:
 
 # --- a minute-by-minute reference -----------------------------------------------------------
 
-SIMPLE = calendar_from_record(
-    "NY",
-    {
-        "timezone": "America/New_York",
-        "working_days": ["mon", "tue", "wed", "thu", "fri"],
-        "working_hours": ["08:00-12:00", "13:00-17:30"],
-        "hours_per_day": 8.5,
-        "holidays": {"country": "US", "subdivision": "DC"},
-        "closures": [{"date": "2026-03-10", "hours": ["15:00-17:30"], "reason": "training"}],
-    },
-)
+NY_RECORD = {
+    "timezone": "America/New_York",
+    "working_days": ["mon", "tue", "wed", "thu", "fri"],
+    "working_hours": ["08:00-12:00", "13:00-17:30"],
+    "hours_per_day": 8.5,
+    "holidays": {"country": "US", "subdivision": "DC"},
+    "closures": [{"date": "2026-03-10", "hours": ["15:00-17:30"], "reason": "training"}],
+}
+SIMPLE = calendar_from_record("NY", NY_RECORD)
 ORIGIN = datetime(2026, 2, 27, 0, 0, tzinfo=UTC)  # three weeks around the March DST switch
 WINDOW_MINUTES = 21 * 24 * 60
 _US_HOLIDAYS = {date(2026, 2, 16)}  # no US/DC holiday falls inside the window
@@ -378,3 +376,17 @@ def test_index_agrees_with_the_walk_in_unusual_zones(zone: str) -> None:
     counted = sum((s.length for s in ledger(calendar, start, end) if s.counted), timedelta(0))
     assert elapsed_working_time(calendar, start, end) == counted
     assert compute_deadline(calendar, start, counted) <= end
+
+
+@settings(max_examples=150, deadline=None)
+@given(offsets, targets, st.integers(min_value=0, max_value=WINDOW_MINUTES // 2), st.booleans())
+def test_a_span_answers_as_the_calendar_does(a: int, minutes: int, length: int, grow: bool) -> None:
+    """A `Span` remembers where its start is in the index; growing the index backwards in
+    between (an older incident) must not change its answers."""
+    calendar = calendar_from_record("NY2", {**NY_RECORD})
+    span = calendar.span(at(a))
+    if grow:
+        calendar.working_between(datetime(2019, 1, 1, tzinfo=UTC), at(a))
+    target = timedelta(minutes=minutes)
+    assert span.deadline(target) == compute_deadline(SIMPLE, at(a), target)
+    assert span.elapsed(at(a + length)) == elapsed_working_time(SIMPLE, at(a), at(a + length))

@@ -147,6 +147,9 @@ def _paused_work(
     allowance in order; an open pause with no maximum takes out everything after it
     (`FOREVER_WORK`).
     """
+    pauses = tuple(pauses)
+    if not pauses:
+        return []
     merged: list[tuple[datetime, datetime | None]] = []  # None: still open
     for pause in sorted((p.in_utc() for p in pauses), key=lambda p: p.start):
         lo, hi = max(pause.start, start), pause.end

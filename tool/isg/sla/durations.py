@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from isg.business_calendar import WorkingCalendar
 from isg.errors import IsgError
@@ -36,13 +37,19 @@ class Duration:
 
     def working_time(self, calendar: WorkingCalendar) -> timedelta:
         """How much working time this is in `calendar` (exact to the microsecond)."""
-        minutes = {
-            "m": Decimal(1),
-            "h": Decimal(60),
-            "d": Decimal(60) * Decimal(str(calendar.hours_per_day)),
-            "w": Decimal(60) * Decimal(str(calendar.hours_per_day)) * WEEK_DAYS,
-        }[self.unit]
-        return timedelta(microseconds=int(self.amount * minutes * 60_000_000))
+        return _working_time(self.amount, self.unit, calendar.hours_per_day)
+
+
+@lru_cache(maxsize=4096)
+def _working_time(amount: Decimal, unit: str, hours_per_day: float) -> timedelta:
+    # Asked for every milestone of every incident with the same few answers.
+    minutes = {
+        "m": Decimal(1),
+        "h": Decimal(60),
+        "d": Decimal(60) * Decimal(str(hours_per_day)),
+        "w": Decimal(60) * Decimal(str(hours_per_day)) * WEEK_DAYS,
+    }[unit]
+    return timedelta(microseconds=int(amount * minutes * 60_000_000))
 
 
 def parse_duration(text: str) -> Duration:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from isg.business_calendar import WorkingCalendar
+from isg.business_calendar import Span, WorkingCalendar
 from isg.errors import IsgError
 from isg.sla.clock import Pause, compute_deadline, elapsed_working_time
 from isg.sla.context import SERVICE_PROVIDER, SlaContext
@@ -50,13 +50,18 @@ class Clock:
     start: datetime
     pauses: tuple[Pause, ...] = ()
     max_pause: timedelta | None = None
+    span: Span | None = field(default=None, compare=False)  # set when there are no pauses
 
     def deadline(self, target: timedelta) -> datetime:
+        if self.span is not None and not self.pauses:
+            return self.span.deadline(target)
         return compute_deadline(
             self.calendar, self.start, target, pauses=self.pauses, max_pause=self.max_pause
         )
 
     def elapsed(self, end: datetime) -> timedelta:
+        if self.span is not None and not self.pauses:
+            return self.span.elapsed(end)
         return elapsed_working_time(
             self.calendar, self.start, end, pauses=self.pauses, max_pause=self.max_pause
         )
@@ -210,10 +215,24 @@ def _clock(
         "service-provider": SERVICE_PROVIDER,
     }.get(rule.calendar, rule.calendar)
     calendar = context.calendar(name)
-    if not rule.pausable:
-        return Clock(calendar, reported)
+    if not rule.pausable or not pauses:
+        return Clock(calendar, reported, span=_span(calendar, reported))
     max_pause = policy.max_pause.working_time(calendar) if policy.max_pause else None
     return Clock(calendar, reported, pauses, max_pause)
+
+
+_SPANS: dict[tuple[int, datetime], tuple[WorkingCalendar, Span]] = {}
+
+
+def _span(calendar: WorkingCalendar, start: datetime) -> Span:
+    """One `Span` per calendar and start: every milestone of an incident shares it."""
+    key = (id(calendar), start)
+    found = _SPANS.get(key)
+    if found is None or found[0] is not calendar:
+        if len(_SPANS) > 64:
+            _SPANS.clear()
+        found = _SPANS[key] = (calendar, calendar.span(start))
+    return found[1]
 
 
 def _milestone(
