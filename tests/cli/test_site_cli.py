@@ -29,9 +29,11 @@ def test_as_of_from_at_then_source_date_epoch_then_the_commit(
         "site", "build", "--repo", str(repo_with_site), "--at", "2026-11-27T12:00:00+00:00"
     )
     assert result.exit_code == 0, result.output
-    assert result.output.endswith(
-        f"files written to {out} (status as of 2026-11-27T12:00:00+00:00)\n"
+    assert f"files written to {out} (status as of 2026-11-27T12:00:00+00:00);" in result.output
+    again = run_cli(
+        "site", "build", "--repo", str(repo_with_site), "--at", "2026-11-27T12:00:00+00:00"
     )
+    assert again.output.endswith("; 0 changed, 0 removed\n")  # nothing rewritten
     assert _as_of(out) == "2026-11-27T12:00:00+00:00"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795000000")
     run_cli("site", "build", "--repo", str(repo_with_site))
@@ -65,3 +67,67 @@ def test_serve_needs_a_built_site(run_cli: RunCli, registry: Path) -> None:
     result = run_cli("site", "serve", "--repo", str(registry))
     assert result.exit_code == 2
     assert "run isg site build first" in result.output
+
+
+def test_writing_a_site_changes_only_what_differs(tmp_path: Path) -> None:
+    from isg.render.builder import write_site
+
+    out = tmp_path / "_site"
+    assert write_site({"index.html": b"a", "incidents/x.html": b"x", "old/y.html": b"y"}, out) == (
+        3,
+        0,
+    )
+    (tmp_path / "secret").write_text("keep")
+    (out / "incidents" / "z.html").symlink_to(tmp_path / "secret")
+    files = {"index.html": b"a", "incidents/x.html": b"x2", "incidents/z.html": b"z"}
+    assert write_site(files, out) == (2, 1)
+    assert (tmp_path / "secret").read_text() == "keep"  # the link was replaced, not followed
+    assert not (out / "incidents" / "z.html").is_symlink()
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "incidents/x.html",
+        "incidents/z.html",
+        "index.html",
+    ]
+    assert not (out / "old").exists()
+
+
+def test_a_rebuild_after_a_change_equals_a_fresh_build(
+    run_cli: RunCli, repo_with_site: Path, tmp_path: Path
+) -> None:
+    at = "2026-11-27T12:00:00+00:00"
+    out = tmp_path / "incremental"
+    run_cli("site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(out))
+    incident = sorted((repo_with_site / "records" / "incidents").glob("*.yaml"))[0]
+    incident.write_text(incident.read_text().replace("title: ", "title: Changed, ", 1))
+    result = run_cli("site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "; 0 changed" not in result.output
+    fresh = tmp_path / "fresh"
+    result = run_cli(
+        "site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(fresh)
+    )
+    assert result.exit_code == 0, result.output
+
+    def tree(folder: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+
+    assert tree(out) == tree(fresh)
+
+
+def test_pages_rendered_in_parallel_equal_pages_rendered_here(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from conftest import FIXED_NOW, REPO_ROOT
+    from isg.records import parse_registry, read_record_files
+    from isg.render import builder
+    from isg.schemas import load_schemas
+
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    data = builder.gather(registry, load_schemas(REPO_ROOT), at=FIXED_NOW, internal=False)
+    here = builder.render_site(data, REPO_ROOT / "site", internal=False)
+    monkeypatch.setattr(builder, "PARALLEL_FROM", 1)
+    assert builder.render_site(data, REPO_ROOT / "site", internal=False) == here

@@ -99,3 +99,26 @@ def test_breach_budget_during_the_year() -> None:
     cells = judge(ten_met, now=datetime(2026, 6, 1, tzinfo=UTC))
     # 10 met of 10 with 75 % required: floor(10 / 0.75 - 10) = 3 more misses allowed.
     assert cell(cells, 5, "registration_confirmed").breach_budget == 3
+
+
+def test_reports_reusing_later_statuses_of_closed_incidents_are_the_same() -> None:
+    """The site evaluates incidents once, at its own time, and each year's report reuses the
+    statuses of incidents closed by the year's end."""
+    from conftest import FIXED_NOW, REPO_ROOT
+    from isg.compliance_report import build_report, report_dict
+    from isg.records import parse_registry, read_record_files
+    from isg.schemas import load_schemas
+    from isg.sla.run import evaluate_registry
+
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    schemas = load_schemas(REPO_ROOT)
+    later = evaluate_registry(registry, schemas, now=FIXED_NOW).statuses
+    known = {s.incident_id: s for s in later}
+    for year in (2024, 2025, 2026):
+        plain = build_report(
+            registry, schemas, year=year, now=FIXED_NOW, reopened=None, commit=None
+        )
+        shared = build_report(
+            registry, schemas, year=year, now=FIXED_NOW, reopened=None, commit=None, known=known
+        )
+        assert report_dict(shared) == report_dict(plain)

@@ -190,7 +190,6 @@ class WorkingCalendar:
                 raise CalendarError(f"calendar {self.name} has no working time for ten years")
             index.cover(index.end, index.end)  # one more year
 
-
     def span(self, start: datetime) -> Span:
         """Working time counted from `start`, for many questions about the same start."""
         return Span(self, start)

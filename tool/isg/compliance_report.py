@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -17,6 +18,7 @@ from isg.compliance import (
 )
 from isg.records import Registry
 from isg.schemas import SchemaSet
+from isg.sla.incident import IncidentStatus
 from isg.sla.policy import select_policy
 from isg.sla.run import evaluate_registry
 from isg.times import parse_time
@@ -44,8 +46,11 @@ def build_report(
     now: datetime,
     reopened: set[str] | None,
     commit: str | None,
+    known: Mapping[str, IncidentStatus] | None = None,
 ) -> ComplianceReport:
-    """The Service Level Report of `year` as the registry says at `now`."""
+    """The Service Level Report of `year` as the registry says at `now`.
+
+    `known`: statuses already evaluated at another time (see `evaluate_registry`)."""
     at = min(now, year_end(year))
     # Deadlines are at most weeks after the report: only incidents reported in the year or
     # the one before can have a milestone due in it, so only those are evaluated.
@@ -54,7 +59,7 @@ def build_report(
         for r in registry.of_kind("incident")
         if (when := parse_time(r.data.get("reported_at"))) and year - 1 <= when.year <= year
     ]
-    run = evaluate_registry(registry, schemas, now=at, ids=relevant)
+    run = evaluate_registry(registry, schemas, now=at, ids=relevant, known=known)
     policy = select_policy(run.context.policies, at)
     incidents = [r.data for r in registry.of_kind("incident")]
     rfcs = [r.data for r in registry.of_kind("rfc")]

@@ -101,8 +101,11 @@ def build_command(
         )
     files = render_site(data, site_dir or root / "site", internal=internal)
     target = out or root / "_site"
-    write_site(files, target)
-    click.echo(f"{len(files)} files written to {target} (status as of {now.isoformat()})")
+    written, removed = write_site(files, target)
+    click.echo(
+        f"{len(files)} files written to {target} (status as of {now.isoformat()});"
+        f" {written} changed, {removed} removed"
+    )
 
 
 @site_group.command("serve")

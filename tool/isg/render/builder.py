@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -104,7 +104,13 @@ def gather(
     reports = {}
     for year in years:
         report = build_report(
-            registry, schemas, year=year, now=at, reopened=reopened(year), commit=commit
+            registry,
+            schemas,
+            year=year,
+            now=at,
+            reopened=reopened(year),
+            commit=commit,
+            known={s.incident_id: s for s in run.statuses},
         )
         reports[year] = {
             "report": _only_published(
@@ -128,8 +134,9 @@ def render_site(data: SiteData, site_dir: Path, *, internal: bool) -> dict[str, 
     """Every output file of the site, by relative path."""
     env = make_environment(site_dir)
     files: dict[str, bytes] = {}
-    for page in plan_pages(data):
-        files[page.path] = _render(env, page, data, internal=internal)
+    pages = plan_pages(data)
+    for page, content in zip(pages, _render_all(env, pages, data, internal), strict=True):
+        files[page.path] = content
     releases = sorted(data.of("release"), key=lambda r: r.get("planned_date", ""))
     files["feed.atom"] = atom_feed(recent_changes(data), data.at)
     files["releases.ics"] = release_calendar(releases, data.at)
@@ -141,6 +148,37 @@ def render_site(data: SiteData, site_dir: Path, *, internal: bool) -> dict[str, 
         if asset.is_file() and not asset.is_symlink():
             files[f"assets/{asset.name}"] = asset.read_bytes()
     return files
+
+
+PARALLEL_FROM = 1000  # fewer pages are rendered here: starting processes costs more
+_JOB: dict[str, Any] = {}
+
+
+def _render_all(env: Environment, pages: list[Page], data: SiteData, internal: bool) -> list[bytes]:
+    """Every page rendered, in order; shared out over forked processes when there are many
+    (they inherit the data and the compiled templates, and send back only bytes)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if (
+        len(pages) < PARALLEL_FROM
+        or workers < 2
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
+        return [_render(env, page, data, internal=internal) for page in pages]
+    _JOB.update(env=env, pages=pages, data=data, internal=internal)
+    step = max(50, len(pages) // (workers * 8))
+    ranges = [(i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
+    gc.freeze()  # see summaries.summarize_paths: keeps the workers from copying our memory
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return [content for chunk in pool.map(_render_range, ranges) for content in chunk]
+    finally:
+        gc.unfreeze()
+        _JOB.clear()
+
+
+def _render_range(bounds: tuple[int, int]) -> list[bytes]:
+    env, pages, data, internal = _JOB["env"], _JOB["pages"], _JOB["data"], _JOB["internal"]
+    return [_render(env, page, data, internal=internal) for page in pages[bounds[0] : bounds[1]]]
 
 
 def _render(env: Environment, page: Page, data: SiteData, *, internal: bool) -> bytes:
@@ -174,29 +212,74 @@ def _search_entries(data: SiteData) -> list[dict[str, str]]:
     return entries
 
 
-def write_site(files: Mapping[str, bytes], out: Path) -> None:
-    """Write all files to a fresh folder beside `out`, then swap it in (never half a site)."""
+def write_site(files: Mapping[str, bytes], out: Path) -> tuple[int, int]:
+    """Make the folder `out` hold exactly `files`; return (files written, files removed).
+
+    Only files whose bytes differ are written (50,000 unchanged pages are only read and
+    compared, which is far cheaper than writing them after deleting them), each to a
+    temporary file renamed over the old one, so a page is never seen half written. Links
+    planted in the folder are replaced, never written through.
+    """
     out = out.resolve()
     if out.exists() and (out.is_symlink() or not out.is_dir()):
         raise SiteError(f"{out} exists and is not a folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    for rel in files:
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
+            raise SiteError(f"refusing to write outside the site: {rel}")
+    out.mkdir(parents=True, exist_ok=True)
+    os.chmod(out, 0o755)
+    present = set(_walk_files(out))
+    written = 0
+    folders_ok: set[Path] = set()
+    for rel, content in sorted(files.items()):
+        target = out / rel
+        _safe_folder(out, target.parent, folders_ok)
+        if rel in present and _same(target, content):
+            continue
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(content)
+        os.replace(tmp, target)
+        written += 1
+    stale = sorted(present - set(files))
+    for rel in stale:
+        (out / rel).unlink()
+    for folder in sorted({(out / rel).parent for rel in stale}, reverse=True):
+        while folder != out and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
+    return written, len(stale)
+
+
+def _walk_files(out: Path) -> list[str]:
+    """Every file (and link) under `out`, relative, POSIX."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(out):
+        base = Path(dirpath).relative_to(out)
+        links = [d for d in dirnames if (Path(dirpath) / d).is_symlink()]
+        found += [(base / d).as_posix() for d in links]  # a link to a folder: removed
+        dirnames[:] = [d for d in dirnames if d not in links]
+        found += [(base / name).as_posix() for name in filenames]
+    return found
+
+
+def _same(target: Path, content: bytes) -> bool:
     try:
-        for rel, content in sorted(files.items()):
-            target = staging / rel
-            if ".." in Path(rel).parts or Path(rel).is_absolute():
-                raise SiteError(f"refusing to write outside the site: {rel}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(content)
-        os.chmod(staging, 0o755)
-        old = out.with_name(f".{out.name}.old")
-        if old.exists():
-            shutil.rmtree(old)
-        if out.exists():
-            out.rename(old)
-        staging.rename(out)
-        if old.exists():
-            shutil.rmtree(old)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+        return (
+            not target.is_symlink()
+            and target.stat().st_size == len(content)
+            and target.read_bytes() == content
+        )
+    except OSError:
+        return False
+
+
+def _safe_folder(out: Path, folder: Path, known: set[Path]) -> None:
+    """Create `folder` inside `out`; a link standing where a folder belongs is removed."""
+    if folder in known:
+        return
+    if folder != out:
+        _safe_folder(out, folder.parent, known)
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            folder.unlink()
+        folder.mkdir(exist_ok=True)
+    known.add(folder)
