@@ -15,7 +15,7 @@ import copy
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,30 @@ def clone(kind: str, template: dict[str, Any], number: int, weeks: int) -> dict[
     return data
 
 
+RECENT_WEEKS = 13
+FIRST_VERSION_MILESTONES = ("registration_confirmed", "ecab_informed")
+
+
+def _as_registered(data: dict[str, Any]) -> dict[str, Any]:
+    """The incident as first committed: registered, with only its first milestones."""
+    first = copy.deepcopy(data)
+    first["status"] = "registered"
+    milestones = first.get("milestones") or {}
+    first["milestones"] = {k: v for k, v in milestones.items() if k in FIRST_VERSION_MILESTONES}
+    for key in ("pauses", "reclassifications", "resolution", "workaround", "root_cause"):
+        first.pop(key, None)
+    return first
+
+
+def _last_milestone(data: dict[str, Any]) -> str | None:
+    later = [
+        v
+        for k, v in (data.get("milestones") or {}).items()
+        if k not in FIRST_VERSION_MILESTONES and isinstance(v, str)
+    ]
+    return max(later, key=datetime.fromisoformat) if later else None
+
+
 def generate(out: Path, incidents: int) -> None:
     registry = parse_registry(read_record_files(ROOT))
     schemas = load_schemas(ROOT)
@@ -137,6 +161,8 @@ def generate(out: Path, incidents: int) -> None:
     for kind in COPIED:
         for record in registry.of_kind(kind):
             data = {k: v for k, v in record.data.items() if k not in ("rfcs", "incidents")}
+            if kind == "service-levels":  # ten years of incidents, all under a policy
+                data["effective_from"] = "2015-01-01"
             files.append(
                 (
                     record.path,
@@ -163,16 +189,30 @@ def generate(out: Path, incidents: int) -> None:
     }
     for kind, count in counts.items():
         templates = [r for r in registry.of_kind(kind)]
+        # As in a real registry, incidents more than a quarter old are closed; the open ones
+        # are the recent ones.
+        closed = [r for r in templates if r.data.get("status") == "closed"] or templates
         record_kind = KIND_BY_NAME[kind]
         for number in range(count):
-            template = templates[number % len(templates)]
-            data = clone(kind, template.data, number, weeks=1 + number * 520 // max(count, 1))
+            weeks = 1 + number * 520 // max(count, 1)
+            pool = closed if kind == "incident" and weeks > RECENT_WEEKS else templates
+            template = pool[number % len(pool)]
+            data = clone(kind, template.data, number, weeks=weeks)
+            path = f"records/{record_kind.directory}/{data['id']}.yaml"
             if kind == "incident":
                 data["visibility"] = "public"
+                first = _as_registered(data)  # the helpdesk's first version, then the rest
+                text = canonical_text(record_kind, first, schemas.for_kind(record_kind))
+                files.append((path, text, first["reported_at"]))
+                finished = _last_milestone(data)
+                if finished:
+                    text = canonical_text(record_kind, data, schemas.for_kind(record_kind))
+                    files.append((path, text, finished))
+                continue
             text = canonical_text(record_kind, data, schemas.for_kind(record_kind))
             when = next((data[k] for k in SHIFTED_KEYS if isinstance(data.get(k), str)), base_time)
-            files.append((f"records/{record_kind.directory}/{data['id']}.yaml", text, when))
-    for path, text, _ in files:
+            files.append((path, text, when))
+    for path, text, _ in files:  # in order: an incident's last version is written last
         target = out / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
@@ -180,10 +220,12 @@ def generate(out: Path, incidents: int) -> None:
 
 
 def _history(out: Path, files: list[tuple[str, str, str]]) -> None:
-    """One commit per month: the records first written that month (fast-import)."""
+    """One commit per month with the records written or updated that month (fast-import);
+    an incident is written when reported and updated when its later milestones are."""
     by_month: dict[str, list[tuple[str, str]]] = {}
-    for path, text, when in files:
-        by_month.setdefault(when[:7], []).append((path, text))
+    for path, text, when in sorted(files, key=lambda f: datetime.fromisoformat(f[2])):
+        month = datetime.fromisoformat(when).astimezone(UTC).strftime("%Y-%m")
+        by_month.setdefault(month, []).append((path, text))
     subprocess.run(["git", "init", "-q", "-b", "main", str(out)], check=True)
     stream = []
     previous = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 from isg.business_calendar import TWENTY_FOUR_SEVEN, WorkingCalendar, calendar_from_record
 from isg.errors import IsgError
@@ -32,10 +34,23 @@ def build_context(registry: Registry) -> SlaContext:
     calendars: dict[str, WorkingCalendar] = {"24x7": TWENTY_FOUR_SEVEN}
     for state in registry.of_kind("state"):
         if isinstance(state.data.get("calendar"), dict):
-            calendars[state.id] = calendar_from_record(state.id, state.data["calendar"])
+            calendars[state.id] = _calendar(state.id, state.data["calendar"])
     for organisation in registry.of_kind("organisation"):
         home = organisation.data.get("calendar_state")
         if organisation.data.get("type") == SERVICE_PROVIDER and home in calendars:
             calendars[SERVICE_PROVIDER] = calendars[home]
     policies = tuple(policy_from_record(r.data) for r in registry.of_kind("service-levels"))
     return SlaContext(policies=policies, calendars=calendars)
+
+
+_CALENDARS: dict[str, WorkingCalendar] = {}
+
+
+def _calendar(name: str, spec: dict[str, Any]) -> WorkingCalendar:
+    """The same calendar object for the same State and calendar, across runs in a process:
+    its cumulative working time (laid out a year at a time) is then computed once, not once
+    per Service Level Report of the site."""
+    key = name + "\0" + json.dumps(spec, sort_keys=True, default=str)
+    if key not in _CALENDARS:
+        _CALENDARS[key] = calendar_from_record(name, spec)
+    return _CALENDARS[key]
