@@ -107,6 +107,13 @@ def test_one_walk_finds_what_the_schema_annotations_say() -> None:
             for p, v, f in iter_annotated(schema, data, "format")
             if f == "date-time" and parse_time(v) is not None
         ]
+        private = [
+            p
+            for keyword in ("x-isg-internal", "x-isg-personal")
+            for p, _, flag in iter_annotated(schema, data, keyword)
+            if flag
+        ]
+        assert sorted(fields.private, key=repr) == sorted(private, key=repr)
         assert sorted(fields.references, key=repr) == sorted(refs, key=repr)
         assert sorted(fields.times, key=repr) == sorted(times, key=repr)
         checked += len(refs)

@@ -223,6 +223,7 @@ class FieldPlan:
             None if kinds is None else (kinds,) if isinstance(kinds, str) else tuple(kinds)
         )
         self.format = resolved.get("format")
+        self.private = bool(resolved.get("x-isg-internal") or resolved.get("x-isg-personal"))
         self.properties: dict[str, Any] = resolved.get("properties", {})
         additional = resolved.get("additionalProperties")
         self._additional = additional if isinstance(additional, dict) else None
@@ -252,6 +253,7 @@ class RecordFields:
     references: list[tuple[JsonPath, str, tuple[str, ...]]]
     times: list[tuple[JsonPath, str, Any]]  # (path, text, instant) of date-time values
     placeholders: list[JsonPath]
+    private: list[JsonPath]  # values marked x-isg-internal or x-isg-personal
 
 
 _PLANS: dict[int, tuple[Schema, FieldPlan]] = {}
@@ -272,9 +274,11 @@ def record_fields(record: Record, schemas: SchemaSet) -> RecordFields:
         return found
     from isg.times import parse_time
 
-    fields = RecordFields([], [], [], [])
+    fields = RecordFields([], [], [], [], [])
 
     def walk(plan: FieldPlan | None, value: Any, path: JsonPath, declared: bool) -> None:
+        if declared and plan is not None and plan.private:
+            fields.private.append(path)
         if isinstance(value, str):
             if plan is None or plan.free:
                 fields.free_text.append((path, value))

@@ -7,15 +7,13 @@ fields; the members' build (`--internal`) keeps everything.
 
 from __future__ import annotations
 
-import copy
+import json
 from typing import Any
 
 from isg.model import Record
 from isg.records import Registry
 from isg.safe_yaml import JsonPath
-from isg.schemas import SchemaSet, iter_annotated
-
-PRIVATE_KEYWORDS = ("x-isg-internal", "x-isg-personal")
+from isg.schemas import SchemaSet, record_fields
 
 
 def is_public(record: Record) -> bool:
@@ -40,15 +38,10 @@ def publishable(
     for record in sorted(registry.records, key=lambda r: r.path):
         if not internal and not is_public(record):
             continue
-        data = copy.deepcopy(record.data)
+        # A deep copy; the data is plain JSON types, and json's C code copies it faster.
+        data = json.loads(json.dumps(record.data))
         if not internal:
-            schema = schemas.for_kind(record.kind)
-            paths = [
-                path
-                for keyword in PRIVATE_KEYWORDS
-                for path, _, flag in iter_annotated(schema, record.data, keyword)
-                if flag
-            ]
+            paths = record_fields(record, schemas).private
             for path in sorted(paths, key=len, reverse=True):
                 _drop(data, path)
         result[record.path] = data
