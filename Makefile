@@ -43,5 +43,4 @@ clean:
 
 ## bench: measure against check-jsonschema, libyaml and Hugo (needs them; writes docs/PERFORMANCE.md)
 bench: $(BIN)/isg
-	$(BIN)/python -m pip install --quiet check-jsonschema
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/run.py --sizes $${SIZES:-1000,10000} --runs $${RUNS:-3}

@@ -1,0 +1,61 @@
+"""The benchmark harness runs end to end at a small size, so it never rots. No timings are
+asserted here (they belong in docs/PERFORMANCE.md): only that every case ran and was
+written into the table."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO_ROOT
+from site_fixtures import missing
+
+CASES = (
+    "isg validate (cold: no cache)",
+    "check-jsonschema (incidents, schema only)",
+    "libyaml parse of every record (floor)",
+    "isg validate (warm: nothing changed)",
+    "isg validate --base (a PR touching 10 records)",
+    "isg sla status --evidence (all incidents)",
+    "isg site build (full, into an empty folder)",
+    "hugo (as many pages, into an empty folder)",
+    "isg site build (one record changed)",
+)
+
+
+def test_the_harness_measures_every_case_at_a_small_size(tmp_path: Path) -> None:
+    bin_dir = str(Path(sys.executable).parent)
+    path = bin_dir + os.pathsep + os.environ.get("PATH", "")
+    for tool in ("hugo", "check-jsonschema", "isg"):
+        if shutil.which(tool, path=path) is None:
+            missing(tool)
+    out = tmp_path / "PERFORMANCE.md"
+    out.write_text("# notes kept\n<!-- bench:start -->\n<!-- bench:end -->\nAfter.\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "run.py"),
+            "--sizes",
+            "40",
+            "--runs",
+            "1",
+            "--work",
+            str(tmp_path / "work"),
+            "--out",
+            str(out),
+        ],
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    for case in CASES:
+        assert f"| 40 | {case} |" in text
+    assert text.startswith("# notes kept\n") and text.endswith("After.\n")
+    assert "| 40 | isg validate (cold: no cache) | " in text and "not installed" not in text
