@@ -213,3 +213,28 @@ def test_progress_is_drawn_on_a_terminal_only() -> None:
         "\risg validate: reading records: 2000/2000 (100 %)\n"
     )
     assert log.text == ""
+
+
+def test_in_a_git_work_tree_changes_are_seen_without_trusting_stale_cache(
+    git_repo: Path, counted: list[str]
+) -> None:
+    """git vouches for unchanged files by blob; edited, untracked and deleted files are read
+    (or dropped) whatever the cache says."""
+    assert _lines(git_repo) == []
+    counted.clear()
+    assert _lines(git_repo) == []
+    assert counted == []  # every file known by its blob
+    incidents = sorted((git_repo / "records" / "incidents").glob("*.yaml"))
+    edited, deleted = incidents[0], incidents[1]
+    edited.write_text(edited.read_text().replace("reporting_state: ", "reporting_state: XX", 1))
+    deleted.unlink()
+    (git_repo / "records" / "incidents" / "INC-2026-ZZZZZ.yaml").write_text("id: [\n")
+    counted.clear()
+    lines = _lines(git_repo)
+    assert sorted(counted) == sorted(
+        [edited.relative_to(git_repo).as_posix(), "records/incidents/INC-2026-ZZZZZ.yaml"]
+    )
+    assert lines == _lines(git_repo, use_cache=False)
+    assert any("unknown state" in line for line in lines)
+    assert any("INC-2026-ZZZZZ.yaml:" in line and ": yaml: " in line for line in lines)
+    assert not any(deleted.name in line for line in lines)

@@ -19,6 +19,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat as stat_module
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,7 +32,7 @@ from isg.model import KIND_BY_DIRECTORY, Record
 from isg.records import RECORDS_DIR, Registry, parse_registry, read_one
 from isg.safe_yaml import Document
 from isg.schemas import SchemaSet
-from isg.summaries import RecordSummary
+from isg.summaries import RecordSummary, blob_id
 
 CACHE_DIR = ".isg/cache"
 CACHE_FILE = "summaries.json"
@@ -69,6 +71,72 @@ def scan_records(root: Path) -> Iterator[tuple[str, FileStat | None]]:
                     yield rel, FileStat(st.st_size, st.st_mtime_ns, st.st_ino)
 
 
+def git_listing(root: Path) -> dict[str, str | None] | None:
+    """Every file under `root/records/` with its git blob id when git vouches that the file
+    is unchanged since it was staged (None: read it), or None when `root` is not in a work
+    tree. Three git commands do in C the stat calls a scan does one by one in Python (at
+    57,000 files: 0.2 s against 0.7 s).
+
+    Assumes no content filters on records (they are plain UTF-8 YAML): with filters the blob
+    would not be the file's bytes, and the cache would only miss, never mislead, because
+    summaries computed from a file carry the id of its bytes.
+    """
+
+    def git(*args: str) -> bytes | None:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
+        return done.stdout if done.returncode == 0 else None
+
+    staged = git("ls-files", "--stage", "-z", "--", f"{RECORDS_DIR}/")
+    modified = git("diff-files", "--name-only", "--relative", "-z", "--", f"{RECORDS_DIR}/")
+    others = git("ls-files", "--others", "-z", "--", f"{RECORDS_DIR}/")
+    if staged is None or modified is None or others is None:
+        return None
+    listing: dict[str, str | None] = {}
+    for entry in staged.split(b"\0"):
+        if entry:
+            meta, name = entry.split(b"\t", 1)
+            mode, blob, stage = meta.split()
+            rel = name.decode("utf-8", "surrogateescape")
+            listing[rel] = blob.decode() if mode == b"100644" and stage == b"0" else None
+    for name in modified.split(b"\0"):
+        if name:
+            listing[name.decode("utf-8", "surrogateescape")] = None
+    for name in others.split(b"\0"):
+        if name:
+            listing[name.decode("utf-8", "surrogateescape")] = None
+    # Staged but deleted (or replaced by a folder) in the work tree: not there any more.
+    return {
+        rel: blob
+        for rel, blob in listing.items()
+        if blob is not None or (os.path.lexists(root / rel) and not os.path.isdir(root / rel))
+    }
+
+
+FileState = tuple[FileStat | None, str | None]  # (stat, git blob id); either may be unknown
+
+
+def current_files(root: Path) -> dict[str, FileState]:
+    """Every file under `root/records/`, sorted, with what tells whether it changed: its git
+    blob when git vouches for it, else its stat (None for links and special files)."""
+    known = git_listing(root)
+    if known is None:
+        return {rel: (stat, None) for rel, stat in sorted(scan_records(root))}
+    files: dict[str, FileState] = {}
+    for rel, blob in sorted(known.items()):
+        files[rel] = (None if blob is not None else _stat(root / rel), blob)
+    return files
+
+
+def _stat(path: Path) -> FileStat | None:
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    if not stat_module.S_ISREG(st.st_mode):
+        return None
+    return FileStat(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 def cache_salt(root: Path) -> str:
     """What every summary depends on besides its file: the schemas and isg's own code."""
     digest = hashlib.sha1(f"format {FORMAT}".encode(), usedforsecurity=False)
@@ -105,27 +173,33 @@ class RecordCache:
     def disabled(cls) -> RecordCache:
         return cls(None, "")
 
-    def lookup(self, rel: str, stat: FileStat | None) -> RecordSummary | None:
-        row = self.row(rel, stat)
+    def lookup(
+        self, rel: str, stat: FileStat | None, blob: str | None = None
+    ) -> RecordSummary | None:
+        row = self.row(rel, stat, blob)
         try:
             return RecordSummary.from_json(row) if row is not None else None
         except (TypeError, ValueError):
             return None
 
-    def row(self, rel: str, stat: FileStat | None) -> list[Any] | None:
-        """What was kept for the file at `rel`, if it is unchanged since."""
+    def row(self, rel: str, stat: FileStat | None, blob: str | None = None) -> list[Any] | None:
+        """What was kept for the file at `rel`, if it is unchanged since: the same git blob
+        (the content itself), or else the same stat (and not racily fresh)."""
         entry = self.entries.get(rel)
-        if stat is None or entry is None or entry[0] != stat.key():
+        if entry is None or not isinstance(entry[1], list):
             return None
-        if stat.mtime_ns >= self.written_ns - RACY_NS:
+        if blob is not None:
+            return entry[1] if entry[1][2] == blob else None
+        if stat is None or entry[0] != stat.key() or stat.mtime_ns >= self.written_ns - RACY_NS:
             return None
-        return entry[1] if isinstance(entry[1], list) else None
+        return entry[1]
 
     def remember(self, row: list[Any], stat: FileStat | None) -> None:
-        """Keep a summary (as `RecordSummary.as_json` wrote it) for a file with `stat`."""
-        if self.path is None or stat is None:
+        """Keep a summary (as `RecordSummary.as_json` wrote it: its third item is the blob id
+        of the bytes it was computed from) for a file with `stat` (None: known by blob)."""
+        if self.path is None:
             return
-        self.entries[row[0]] = [stat.key(), row]
+        self.entries[row[0]] = [stat.key() if stat else None, row]
         self.changed = True
 
     def forget_missing(self, present: set[str]) -> None:
@@ -161,14 +235,14 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
     cache = (
         RecordCache.open(root, cache_salt(root), DATA_FILE) if use_cache else RecordCache.disabled()
     )
-    listing = dict(sorted(scan_records(root)))
+    listing = current_files(root)
     records: list[Record] = []
     valid: set[str] = set()
     unread: dict[str, bytes] = {}
-    for rel, stat in listing.items():
-        row = cache.row(rel, stat)
-        if row is not None and len(row) == 4:
-            _, is_valid, data, first_line = row
+    for rel, (stat, blob) in listing.items():
+        row = cache.row(rel, stat, blob)
+        if row is not None and len(row) == 5:
+            _, is_valid, _, data, first_line = row
             kind = KIND_BY_DIRECTORY[rel.split("/")[1]]
             document = Document(data, first_line=first_line, locate=_locator(root, rel))
             records.append(Record(kind, rel, document))
@@ -182,8 +256,9 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
         if is_valid:
             valid.add(record.path)
         records.append(record)
-        row = [record.path, is_valid, record.data, record.document.first_line]
-        cache.remember(row, listing.get(record.path))
+        digest = blob_id(unread[record.path])
+        row = [record.path, is_valid, digest, record.data, record.document.first_line]
+        cache.remember(row, listing[record.path][0])
     cache.forget_missing(set(listing))
     cache.save()
     records.sort(key=lambda r: r.path)

@@ -109,20 +109,16 @@ class RecordSummary:
             data,
             first_line,
         ) = row
-        return cls(
-            path=path,
-            kind=kind,
-            digest=digest,
-            id=rid,
-            findings=tuple(Finding(*f) for f in findings) if findings else (),
-            refs=refs,  # kept as lists: read often, turned into a path only for a finding
-            latest=datetime.fromisoformat(latest) if latest else None,
-            mentions_email=mentions,
-            emails=emails,
-            valid=valid,
-            data=data,
-            first_line=first_line,
-        )
+        # Read back for every file on every run: skip the dataclass __init__ and convert
+        # only what is there (most files have no findings).
+        summary = cls.__new__(cls)
+        summary.path, summary.kind, summary.digest, summary.id = path, kind, digest, rid
+        summary.findings = tuple(Finding(*f) for f in findings) if findings else ()
+        summary.refs = refs  # kept as lists: turned into a path only for a finding
+        summary.latest = datetime.fromisoformat(latest) if latest else None
+        summary.mentions_email, summary.emails, summary.valid = mentions, emails, valid
+        summary.data, summary.first_line = data, first_line
+        return summary
 
 
 def summarize_file(

@@ -20,7 +20,7 @@ from isg.governance import GOVERNANCE_RULES
 from isg.integrity import REGISTRY_RULES, member_emails
 from isg.lifecycle import check_lifecycle
 from isg.model import Finding, Record
-from isg.record_cache import FileStat, RecordCache, cache_salt, scan_records
+from isg.record_cache import FileState, RecordCache, cache_salt, current_files
 from isg.records import RECORDS_DIR, Registry, parse_registry, read_one
 from isg.schemas import SchemaSet, load_schemas
 from isg.summaries import (
@@ -143,13 +143,13 @@ def validate_repository(
     """
     schemas = load_schemas(root)
     cache = RecordCache.open(root, cache_salt(root)) if use_cache else RecordCache.disabled()
-    listing = dict(sorted(scan_records(root)))
+    listing = current_files(root)
     allowed = frozenset(_member_addresses(root, listing))
     key = emails_key(allowed)
     summaries: dict[str, RecordSummary] = {}
     todo: list[str] = []
-    for rel, stat in listing.items():
-        cached = cache.lookup(rel, stat)
+    for rel, (stat, blob) in listing.items():
+        cached = cache.lookup(rel, stat, blob)
         if cached is not None and (not cached.mentions_email or cached.emails == key):
             summaries[rel] = cached
         else:
@@ -164,7 +164,7 @@ def validate_repository(
 
     for summary, row in summarize_paths(str(root), todo, schemas, allowed, progress=step):
         summaries[summary.path] = summary
-        cache.remember(row, listing.get(summary.path))
+        cache.remember(row, listing[summary.path][0])
     cache.forget_missing(set(listing))
     cache.save()
     every = Summaries([summaries[rel] for rel in listing], schemas, lambda rel: _read(root, rel))
@@ -184,7 +184,7 @@ def _read(root: Path, rel: str) -> Record | None:
     return registry.records[0] if registry.records else None
 
 
-def _member_addresses(root: Path, listing: dict[str, FileStat | None]) -> set[str]:
+def _member_addresses(root: Path, listing: dict[str, FileState]) -> set[str]:
     """The members' own addresses, which records may mention (read before anything else)."""
     members = {rel: read_one(root, rel) for rel in listing if rel.startswith(MEMBERS)}
     return member_emails(parse_registry(members))
