@@ -28,8 +28,6 @@ from functools import cache, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import holidays
-
 from isg.errors import IsgError
 
 Minutes = tuple[int, int]  # [start, end) in minutes after local midnight; end may be 1440
@@ -368,6 +366,8 @@ def _subtract(
 
 @cache
 def _holidays(country: str, subdivision: str | None, year: int) -> Any:
+    import holidays  # 45 ms to import; only calendars need it
+
     return holidays.country_holidays(country, subdiv=subdivision, years=year, language="en_US")
 
 

@@ -6,13 +6,26 @@ import re
 import subprocess
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-
-import git
+from typing import Any
 
 from isg.errors import RegistryError
 from isg.model import FirstSeen
 from isg.records import LINK_MARKER, RECORDS_DIR, TOO_LARGE_MARKER
 from isg.safe_yaml import MAX_BYTES
+
+
+class _LazyGit:
+    """GitPython, imported on first use: it costs 70 ms, and `isg validate` never needs it
+    (plain git commands serve the cache and --base)."""
+
+    def __getattr__(self, name: str) -> Any:
+        import git as module
+
+        globals()["git"] = module
+        return getattr(module, name)
+
+
+git: Any = _LazyGit()
 
 
 def read_record_files_at(root: Path, ref: str) -> dict[str, bytes]:
@@ -252,7 +265,8 @@ def head_commit_time(root: Path) -> datetime:
     """When the checked-out commit was made (the reproducible 'as of' of a build)."""
     try:
         repo = git.Repo(root, search_parent_directories=True)
-        return repo.head.commit.committed_datetime
+        when: datetime = repo.head.commit.committed_datetime
+        return when
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
         raise RegistryError(
             f"{root} is not a git checkout with a commit: give --at or SOURCE_DATE_EPOCH"
@@ -292,7 +306,8 @@ def reopened_incidents(root: Path, year: int) -> set[str] | None:
 def resolve_commit(root: Path, ref: str) -> str | None:
     """The full SHA of `ref`, or None outside a git checkout."""
     try:
-        return git.Repo(root, search_parent_directories=True).commit(ref).hexsha
+        sha: str = git.Repo(root, search_parent_directories=True).commit(ref).hexsha
+        return sha
     except (
         git.InvalidGitRepositoryError,
         git.NoSuchPathError,

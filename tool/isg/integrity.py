@@ -21,8 +21,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from zoneinfo import available_timezones
 
-import holidays
-
 from isg.model import KIND_BY_NAME, Finding, Record, format_json_path, record_finding
 from isg.privacy import line_and_column, scan_text
 from isg.records import Registry, record_path
@@ -212,6 +210,8 @@ def _zones() -> frozenset[str]:
 
 @cache
 def _holiday_countries() -> dict[str, list[str]]:
+    import holidays  # 45 ms to import; only calendars need it
+
     return {code: list(subs) for code, subs in holidays.list_supported_countries().items()}
 
 
