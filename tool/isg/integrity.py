@@ -64,14 +64,19 @@ def check_references(registry: Registry, summaries: Summaries, now: datetime) ->
     parse error already is.
     """
     unreadable = summaries.unreadable
-    known = summaries.ids
+    ids = summaries.ids_by_kind
+    nothing: set[str] = set()
     for summary in summaries.records:
         for path, value, allowed in summary.refs:
-            if any((kind, value) in known for kind in allowed) or any(
+            if len(allowed) == 1 and value in ids.get(allowed[0], nothing):
+                continue  # the common case, first: 200,000 references at 50,000 incidents
+            if any(value in ids.get(kind, nothing) for kind in allowed) or any(
                 record_path(KIND_BY_NAME[kind], value) in unreadable for kind in allowed
             ):
                 continue
-            elsewhere = [k for k in KIND_BY_NAME if k not in allowed and (k, value) in known]
+            elsewhere = [
+                k for k in KIND_BY_NAME if k not in allowed and value in ids.get(k, nothing)
+            ]
             wanted = " or ".join(allowed)
             hint = f"'{value}' is the ID of a {elsewhere[0]} record" if elsewhere else ""
             yield summaries.finding(

@@ -169,11 +169,12 @@ def summarize_record(record: Record, schemas: SchemaSet, allowed: frozenset[str]
         findings=tuple(findings),
         refs=tuple(record_references(record, schemas)),
         latest=max(times) if times else None,
-        mentions_email=mentions_email(record, schemas),
-        emails=emails_key(allowed),
+        mentions_email=(mentions := mentions_email(record, schemas)),
+        emails=emails_key(allowed) if mentions else "",  # only these depend on the addresses
         valid=not schema_findings,
         data=record.data if record.kind.name in DATA_KINDS else None,
-        first_line=record.document.first_line,
+        # Kept only where a Record is rebuilt from the summary (the header is checked above).
+        first_line=record.document.first_line if record.kind.name in DATA_KINDS else "",
     )
 
 
@@ -186,12 +187,15 @@ class Summaries:
     read: Callable[[str], Record | None]  # the full record at a path (parsed again)
     records: list[RecordSummary] = field(init=False)
     unreadable: set[str] = field(init=False)
-    ids: set[tuple[str, str]] = field(init=False)
+    ids_by_kind: dict[str, set[str]] = field(init=False)
 
     def __post_init__(self) -> None:
         self.records = [s for s in self.summaries if s.kind not in (UNREADABLE, ATTACHMENT)]
         self.unreadable = {s.path for s in self.summaries if s.kind == UNREADABLE}
-        self.ids = {(s.kind, s.id) for s in self.records if s.id}
+        self.ids_by_kind = {}
+        for s in self.records:
+            if s.id:
+                self.ids_by_kind.setdefault(s.kind, set()).add(s.id)
 
     def record(self, summary: RecordSummary) -> Record:
         record = self.read(summary.path)
