@@ -131,3 +131,21 @@ def test_pages_rendered_in_parallel_equal_pages_rendered_here(
     here = builder.render_site(data, REPO_ROOT / "site", internal=False)
     monkeypatch.setattr(builder, "PARALLEL_FROM", 1)
     assert builder.render_site(data, REPO_ROOT / "site", internal=False) == here
+
+
+def test_rendering_reports_progress_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import FIXED_NOW, REPO_ROOT
+    from isg.records import parse_registry, read_record_files
+    from isg.render import builder
+    from isg.schemas import load_schemas
+
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    data = builder.gather(registry, load_schemas(REPO_ROOT), at=FIXED_NOW, internal=False)
+    for parallel_from in (10_000, 1):
+        monkeypatch.setattr(builder, "PARALLEL_FROM", parallel_from)
+        seen: list[tuple[int, int]] = []
+        builder.render_site(
+            data, REPO_ROOT / "site", internal=False, progress=lambda d, t: seen.append((d, t))
+        )
+        assert seen and seen[-1][0] == seen[-1][1] > 50
+        assert [d for d, _ in seen] == sorted(d for d, _ in seen)

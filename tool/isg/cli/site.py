@@ -11,7 +11,15 @@ from pathlib import Path
 
 import click
 
-from isg.cli.common import cli, library_errors, load_registry, parse_at, registry_root, repo_option
+from isg.cli.common import (
+    Progress,
+    cli,
+    library_errors,
+    load_registry,
+    parse_at,
+    registry_root,
+    repo_option,
+)
 from isg.errors import UsageError
 from isg.git_history import head_commit_time, reopened_incidents, resolve_commit
 from isg.render.builder import gather, render_site, write_site
@@ -99,7 +107,9 @@ def build_command(
             commit=resolve_commit(root, "HEAD"),
             reopened=lambda year: reopened_incidents(root, year),
         )
-    files = render_site(data, site_dir or root / "site", internal=internal)
+    progress = Progress("isg site build: rendering pages")
+    files = render_site(data, site_dir or root / "site", internal=internal, progress=progress)
+    progress.finish()
     target = out or root / "_site"
     written, removed = write_site(files, target)
     click.echo(

@@ -9,7 +9,15 @@ from pathlib import Path
 import click
 
 from isg.approvals import owed_retrospective_reviews
-from isg.cli.common import cli, library_errors, load_registry, parse_at, registry_root, repo_option
+from isg.cli.common import (
+    Progress,
+    cli,
+    library_errors,
+    load_registry,
+    parse_at,
+    registry_root,
+    repo_option,
+)
 from isg.errors import UsageError
 from isg.git_history import first_recorded_milestones
 from isg.records import Registry
@@ -41,7 +49,9 @@ def _run(
     now = parse_at(at)
     root = registry_root(repo)
     registry = load_registry(root)
-    run = evaluate_registry(registry, load_schemas(root), now=now, ids=ids)
+    progress = Progress("isg sla: evaluating incidents")
+    run = evaluate_registry(registry, load_schemas(root), now=now, ids=ids, progress=progress)
+    progress.finish()
     for line in run.skipped:
         click.echo(line, err=True)
     return root, registry, run, now

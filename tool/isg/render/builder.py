@@ -130,12 +130,20 @@ def _only_published(value: Any, published: set[str]) -> Any:
     return value
 
 
-def render_site(data: SiteData, site_dir: Path, *, internal: bool) -> dict[str, bytes]:
-    """Every output file of the site, by relative path."""
+def render_site(
+    data: SiteData,
+    site_dir: Path,
+    *,
+    internal: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, bytes]:
+    """Every output file of the site, by relative path; `progress(done, total)` is told as
+    pages are rendered."""
     env = make_environment(site_dir)
     files: dict[str, bytes] = {}
     pages = plan_pages(data)
-    for page, content in zip(pages, _render_all(env, pages, data, internal), strict=True):
+    rendered = _render_all(env, pages, data, internal, progress)
+    for page, content in zip(pages, rendered, strict=True):
         files[page.path] = content
     releases = sorted(data.of("release"), key=lambda r: r.get("planned_date", ""))
     files["feed.atom"] = atom_feed(recent_changes(data), data.at)
@@ -154,7 +162,13 @@ PARALLEL_FROM = 1000  # fewer pages are rendered here: starting processes costs 
 _JOB: dict[str, Any] = {}
 
 
-def _render_all(env: Environment, pages: list[Page], data: SiteData, internal: bool) -> list[bytes]:
+def _render_all(
+    env: Environment,
+    pages: list[Page],
+    data: SiteData,
+    internal: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[bytes]:
     """Every page rendered, in order; shared out over forked processes when there are many
     (they inherit the data and the compiled templates, and send back only bytes)."""
     workers = min(os.cpu_count() or 1, 8)
@@ -163,14 +177,26 @@ def _render_all(env: Environment, pages: list[Page], data: SiteData, internal: b
         or workers < 2
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        return [_render(env, page, data, internal=internal) for page in pages]
+        done = []
+        for page in pages:
+            done.append(_render(env, page, data, internal=internal))
+            if progress and len(done) % 200 == 0:
+                progress(len(done), len(pages))
+        if progress:
+            progress(len(done), len(pages))
+        return done
     _JOB.update(env=env, pages=pages, data=data, internal=internal)
     step = max(50, len(pages) // (workers * 8))
     ranges = [(i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
     gc.freeze()  # see summaries.summarize_paths: keeps the workers from copying our memory
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return [content for chunk in pool.map(_render_range, ranges) for content in chunk]
+            rendered: list[bytes] = []
+            for chunk in pool.imap(_render_range, ranges):
+                rendered.extend(chunk)
+                if progress:
+                    progress(len(rendered), len(pages))
+            return rendered
     finally:
         gc.unfreeze()
         _JOB.clear()

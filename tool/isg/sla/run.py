@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -38,6 +38,7 @@ def evaluate_registry(
     now: datetime,
     ids: Sequence[str] = (),
     known: Mapping[str, IncidentStatus] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> SlaRun:
     """Evaluate every incident (or those in `ids`) at `now`.
 
@@ -57,7 +58,10 @@ def evaluate_registry(
     missing = sorted(wanted - existing)
     if missing:
         raise IsgError(f"no such incident: {', '.join(missing)}")
-    for record in sorted(registry.of_kind("incident"), key=lambda r: r.id):
+    incidents = sorted(registry.of_kind("incident"), key=lambda r: r.id)
+    for number, record in enumerate(incidents, start=1):
+        if progress and (number % 500 == 0 or number == len(incidents)):
+            progress(number, len(incidents))
         if wanted and record.id not in wanted:
             continue
         if not registry.is_valid(record, schemas):
