@@ -144,8 +144,10 @@ def test_rendering_reports_progress_in_order(monkeypatch: pytest.MonkeyPatch) ->
     for parallel_from in (10_000, 1):
         monkeypatch.setattr(builder, "PARALLEL_FROM", parallel_from)
         seen: list[tuple[int, int]] = []
-        builder.render_site(
-            data, REPO_ROOT / "site", internal=False, progress=lambda d, t: seen.append((d, t))
-        )
+
+        def tell(done: int, total: int, seen: list[tuple[int, int]] = seen) -> None:
+            seen.append((done, total))
+
+        builder.render_site(data, REPO_ROOT / "site", internal=False, progress=tell)
         assert seen and seen[-1][0] == seen[-1][1] > 50
         assert [d for d, _ in seen] == sorted(d for d, _ in seen)
