@@ -151,3 +151,41 @@ def test_rendering_reports_progress_in_order(monkeypatch: pytest.MonkeyPatch) ->
         builder.render_site(data, REPO_ROOT / "site", internal=False, progress=tell)
         assert seen and seen[-1][0] == seen[-1][1] > 50
         assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+@pytest.mark.parametrize("parallel_from", [10_000, 1])
+def test_building_page_by_page_equals_rendering_then_writing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int
+) -> None:
+    from conftest import FIXED_NOW, REPO_ROOT
+    from isg.records import parse_registry, read_record_files
+    from isg.render import builder
+    from isg.schemas import load_schemas
+
+    monkeypatch.setattr(builder, "PARALLEL_FROM", parallel_from)
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    data = builder.gather(registry, load_schemas(REPO_ROOT), at=FIXED_NOW, internal=False)
+    builder.write_site(
+        builder.render_site(data, REPO_ROOT / "site", internal=False), tmp_path / "a"
+    )
+    (tmp_path / "b" / "stale").mkdir(parents=True)
+    (tmp_path / "b" / "stale" / "x.html").write_text("old")
+    count, written, removed = builder.build_site(
+        data, REPO_ROOT / "site", tmp_path / "b", internal=False
+    )
+    assert (written, removed) == (count, 1)
+
+    def tree(folder: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    assert len(tree(tmp_path / "b")) == count
+    assert builder.build_site(data, REPO_ROOT / "site", tmp_path / "b", internal=False) == (
+        count,
+        0,
+        0,
+    )

@@ -22,7 +22,7 @@ from isg.cli.common import (
 )
 from isg.errors import UsageError
 from isg.git_history import head_commit_time, reopened_incidents, resolve_commit
-from isg.render.builder import gather, render_site, write_site
+from isg.render.builder import build_site, gather
 from isg.schemas import load_schemas
 
 
@@ -108,12 +108,13 @@ def build_command(
             reopened=lambda year: reopened_incidents(root, year),
         )
     progress = Progress("isg site build: rendering pages")
-    files = render_site(data, site_dir or root / "site", internal=internal, progress=progress)
-    progress.finish()
     target = out or root / "_site"
-    written, removed = write_site(files, target)
+    count, written, removed = build_site(
+        data, site_dir or root / "site", target, internal=internal, progress=progress
+    )
+    progress.finish()
     click.echo(
-        f"{len(files)} files written to {target} (status as of {now.isoformat()});"
+        f"{count} files written to {target} (status as of {now.isoformat()});"
         f" {written} changed, {removed} removed"
     )
 

@@ -145,6 +145,39 @@ def render_site(
     rendered = _render_all(env, pages, data, internal, progress)
     for page, content in zip(pages, rendered, strict=True):
         files[page.path] = content
+    files.update(other_files(data, site_dir))
+    return files
+
+
+def build_site(
+    data: SiteData,
+    site_dir: Path,
+    out: Path,
+    *,
+    internal: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[int, int, int]:
+    """`write_site(render_site(...), out)` without holding the site in memory: each page is
+    written (if its bytes differ) by the process that rendered it. Returns (files, written,
+    removed)."""
+    out = _prepare(out)
+    present = set(_walk_files(out))
+    env = make_environment(site_dir)
+    pages = plan_pages(data)
+    changed = _render_all(env, pages, data, internal, progress, out=out, present=present)
+    written = sum(1 for was_written in changed if was_written)
+    others = other_files(data, site_dir)
+    folders: set[Path] = set()
+    written += sum(
+        _put(out, rel, content, rel in present, folders) for rel, content in others.items()
+    )
+    paths = {page.path for page in pages} | set(others)
+    return len(paths), written, _remove_stale(out, present - paths)
+
+
+def other_files(data: SiteData, site_dir: Path) -> dict[str, bytes]:
+    """The site's files besides its HTML pages: feeds, calendar, open data, search, assets."""
+    files: dict[str, bytes] = {}
     releases = sorted(data.of("release"), key=lambda r: r.get("planned_date", ""))
     files["feed.atom"] = atom_feed(recent_changes(data), data.at)
     files["releases.ics"] = release_calendar(releases, data.at)
@@ -168,30 +201,39 @@ def _render_all(
     data: SiteData,
     internal: bool,
     progress: Callable[[int, int], None] | None = None,
-) -> list[bytes]:
-    """Every page rendered, in order; shared out over forked processes when there are many
-    (they inherit the data and the compiled templates, and send back only bytes)."""
+    *,
+    out: Path | None = None,
+    present: set[str] | None = None,
+) -> list[Any]:
+    """Every page rendered, in order: its bytes, or with `out`, whether it was written there
+    (only if its bytes differ). Shared out over forked processes when there are many (they
+    inherit the data and the compiled templates)."""
     workers = min(os.cpu_count() or 1, 8)
     if (
         len(pages) < PARALLEL_FROM
         or workers < 2
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        done = []
+        done: list[Any] = []
+        folders: set[Path] = set()
         for page in pages:
-            done.append(_render(env, page, data, internal=internal))
+            content = _render(env, page, data, internal=internal)
+            if out is None:
+                done.append(content)
+            else:
+                done.append(_put(out, page.path, content, page.path in (present or ()), folders))
             if progress and len(done) % 200 == 0:
                 progress(len(done), len(pages))
         if progress:
             progress(len(done), len(pages))
         return done
-    _JOB.update(env=env, pages=pages, data=data, internal=internal)
+    _JOB.update(env=env, pages=pages, data=data, internal=internal, out=out, present=present)
     step = max(50, len(pages) // (workers * 8))
     ranges = [(i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
     gc.freeze()  # see summaries.summarize_paths: keeps the workers from copying our memory
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
-            rendered: list[bytes] = []
+            rendered: list[Any] = []
             for chunk in pool.imap(_render_range, ranges):
                 rendered.extend(chunk)
                 if progress:
@@ -202,9 +244,17 @@ def _render_all(
         _JOB.clear()
 
 
-def _render_range(bounds: tuple[int, int]) -> list[bytes]:
+def _render_range(bounds: tuple[int, int]) -> list[Any]:
     env, pages, data, internal = _JOB["env"], _JOB["pages"], _JOB["data"], _JOB["internal"]
-    return [_render(env, page, data, internal=internal) for page in pages[bounds[0] : bounds[1]]]
+    out, present = _JOB["out"], _JOB["present"] or set()
+    found: list[Any] = []
+    folders: set[Path] = set()
+    for page in pages[bounds[0] : bounds[1]]:
+        content = _render(env, page, data, internal=internal)
+        found.append(
+            content if out is None else _put(out, page.path, content, page.path in present, folders)
+        )
+    return found
 
 
 def _render(env: Environment, page: Page, data: SiteData, *, internal: bool) -> bytes:
@@ -246,34 +296,50 @@ def write_site(files: Mapping[str, bytes], out: Path) -> tuple[int, int]:
     temporary file renamed over the old one, so a page is never seen half written. Links
     planted in the folder are replaced, never written through.
     """
+    out = _prepare(out)
+    for rel in files:
+        _check_inside(rel)
+    present = set(_walk_files(out))
+    folders: set[Path] = set()
+    written = sum(_put(out, rel, files[rel], rel in present, folders) for rel in sorted(files))
+    return written, _remove_stale(out, present - set(files))
+
+
+def _prepare(out: Path) -> Path:
     out = out.resolve()
     if out.exists() and (out.is_symlink() or not out.is_dir()):
         raise SiteError(f"{out} exists and is not a folder")
-    for rel in files:
-        if ".." in Path(rel).parts or Path(rel).is_absolute():
-            raise SiteError(f"refusing to write outside the site: {rel}")
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o755)
-    present = set(_walk_files(out))
-    written = 0
-    folders_ok: set[Path] = set()
-    for rel, content in sorted(files.items()):
-        target = out / rel
-        _safe_folder(out, target.parent, folders_ok)
-        if rel in present and _same(target, content):
-            continue
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(content)
-        os.replace(tmp, target)
-        written += 1
-    stale = sorted(present - set(files))
-    for rel in stale:
+    return out
+
+
+def _check_inside(rel: str) -> None:
+    if ".." in Path(rel).parts or Path(rel).is_absolute():
+        raise SiteError(f"refusing to write outside the site: {rel}")
+
+
+def _put(out: Path, rel: str, content: bytes, present: bool, folders: set[Path]) -> bool:
+    """Write `content` to `out/rel` unless it is already there; True if written."""
+    _check_inside(rel)
+    target = out / rel
+    _safe_folder(out, target.parent, folders)
+    if present and _same(target, content):
+        return False
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(content)
+    os.replace(tmp, target)
+    return True
+
+
+def _remove_stale(out: Path, stale: set[str]) -> int:
+    for rel in sorted(stale):
         (out / rel).unlink()
     for folder in sorted({(out / rel).parent for rel in stale}, reverse=True):
         while folder != out and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
             folder = folder.parent
-    return written, len(stale)
+    return len(stale)
 
 
 def _walk_files(out: Path) -> list[str]:
@@ -306,6 +372,6 @@ def _safe_folder(out: Path, folder: Path, known: set[Path]) -> None:
     if folder != out:
         _safe_folder(out, folder.parent, known)
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
-            folder.unlink()
+            folder.unlink(missing_ok=True)  # another worker may have just done it
         folder.mkdir(exist_ok=True)
     known.add(folder)
