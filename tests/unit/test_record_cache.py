@@ -238,3 +238,25 @@ def test_in_a_git_work_tree_changes_are_seen_without_trusting_stale_cache(
     assert any("unknown state" in line for line in lines)
     assert any("INC-2026-ZZZZZ.yaml:" in line and ": yaml: " in line for line in lines)
     assert not any(deleted.name in line for line in lines)
+
+
+def test_a_registry_in_a_sub_folder_of_a_repository(tmp_path: Path, registry: Path) -> None:
+    """git lists paths relative to the registry, not to the repository's top."""
+    import shutil
+
+    top = tmp_path / "top"
+    inner = top / "governance" / "isupport"
+    inner.parent.mkdir(parents=True)
+    shutil.copytree(registry, inner)
+    git(top, "init", "-q", "-b", "main")
+    git(top, "add", "-A")
+    git(top, "commit", "-q", "-m", "registry")
+    incident = sorted((inner / "records" / "incidents").glob("*.yaml"))[0]
+    incident.write_text(incident.read_text().replace("reporting_state: ", "reporting_state: XX", 1))
+    cold = _lines(inner, use_cache=False)
+    assert len(cold) == 1 and "unknown state" in cold[0]
+    assert _lines(inner) == cold
+    assert _lines(inner) == cold
+    with_base = _lines(inner, base_ref="HEAD")
+    assert [line for line in with_base if ": lifecycle: " not in line] == cold
+    assert any("reporting_state of a closed incident cannot change" in x for x in with_base)
