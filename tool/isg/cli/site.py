@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import http.server
 import os
 from datetime import UTC, datetime
@@ -107,6 +108,8 @@ def build_command(
             commit=resolve_commit(root, "HEAD"),
             reopened=lambda year: reopened_incidents(root, year),
         )
+    del registry  # the pages need only `data` (redacted copies): free the rest before forking
+    gc.collect()
     progress = Progress("isg site build: rendering pages")
     target = out or root / "_site"
     count, written, removed = build_site(
