@@ -29,37 +29,11 @@ git: Any = _LazyGit()
 
 
 def read_record_files_at(root: Path, ref: str) -> dict[str, bytes]:
-    """Every file under `records/` at `ref`, keyed by repository-relative POSIX path.
-
-    Paths are relative to the repository's top level; `root` may be a sub-folder of it.
-    Links and over-size blobs are marked the way `records.read_record_files` marks them.
+    """Every file under `records/` at `ref`, keyed by registry-relative POSIX path (`root`
+    may be a sub-folder of the repository). Links and over-size blobs are marked the way
+    `records.read_record_files` marks them. One `git ls-tree` and one `git cat-file --batch`.
     """
-    try:
-        repo = git.Repo(root, search_parent_directories=True)
-        commit = repo.commit(ref)
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
-        raise RegistryError(f"{root} is not inside a git repository (needed for --base)") from None
-    except (git.BadName, ValueError, git.GitCommandError):
-        raise RegistryError(f"unknown git revision '{ref}'") from None
-    prefix = Path(root).resolve().relative_to(Path(repo.working_tree_dir or root).resolve())
-    tree = commit.tree
-    try:
-        for part in (*prefix.parts, RECORDS_DIR):
-            tree = tree / part
-    except KeyError:
-        return {}
-    files: dict[str, bytes] = {}
-    for blob in tree.traverse():
-        if not isinstance(blob, git.Blob):
-            continue
-        rel = Path(str(blob.path)).relative_to(prefix).as_posix()
-        if blob.mode == 0o120000:
-            files[rel] = LINK_MARKER
-        elif blob.size > MAX_BYTES:
-            files[rel] = TOO_LARGE_MARKER
-        else:
-            files[rel] = blob.data_stream.read()
-    return files
+    return read_blobs(root, record_blobs_at(root, ref))
 
 
 def record_blobs_at(root: Path, ref: str) -> dict[str, tuple[str, int, str]]:

@@ -29,7 +29,7 @@ from typing import Any
 
 import isg
 from isg.model import KIND_BY_DIRECTORY, Record
-from isg.records import RECORDS_DIR, Registry, parse_registry, read_one
+from isg.records import RECORDS_DIR, Registry, parse_registry, read_one, read_record
 from isg.safe_yaml import Document
 from isg.schemas import SchemaSet
 from isg.summaries import RecordSummary, blob_id
@@ -272,7 +272,7 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
 
 def _locator(root: Path, rel: str) -> Any:
     def locate() -> Document | None:
-        registry = parse_registry({rel: read_one(root, rel)})
-        return registry.records[0].document if registry.records else None
+        record = read_record(root, rel)
+        return record.document if record is not None else None
 
     return locate

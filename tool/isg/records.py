@@ -136,6 +136,12 @@ def parse_registry(files: Mapping[str, bytes]) -> Registry:
     return Registry(records=records, load_findings=findings, attachments=attachments)
 
 
+def read_record(root: Path | str, rel: str) -> Record | None:
+    """The record at `rel`, read and parsed again (for the positions of a finding)."""
+    registry = parse_registry({rel: read_one(root, rel)})
+    return registry.records[0] if registry.records else None
+
+
 def record_path(kind: Kind, record_id: str) -> str:
     """Where the record `record_id` of `kind` lives."""
     return f"{RECORDS_DIR}/{kind.directory}/{record_id}.yaml"

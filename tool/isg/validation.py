@@ -19,9 +19,9 @@ from isg.git_history import read_blobs, record_blobs_at
 from isg.governance import GOVERNANCE_RULES
 from isg.integrity import REGISTRY_RULES, member_emails
 from isg.lifecycle import check_lifecycle
-from isg.model import Finding, Record
+from isg.model import Finding
 from isg.record_cache import FileState, RecordCache, cache_salt, current_files
-from isg.records import RECORDS_DIR, Registry, parse_registry, read_one
+from isg.records import RECORDS_DIR, Registry, parse_registry, read_one, read_record
 from isg.schemas import SchemaSet, load_schemas
 from isg.summaries import (
     ATTACHMENT,
@@ -77,15 +77,20 @@ def check_registry(
 
 
 def check_summaries(
-    summaries: Summaries, *, now: datetime, load_findings: Iterable[Finding] = ()
+    summaries: Summaries,
+    *,
+    now: datetime,
+    load_findings: Iterable[Finding] = (),
+    registry: Registry | None = None,
 ) -> ValidationResult:
-    """The findings of every summary, then of the rules across records."""
+    """The findings of every summary, then of the rules across records (over `registry`,
+    the records of the data kinds, when the caller has already built it)."""
     result = ValidationResult()
     result.records_by_kind.update(s.kind for s in summaries.records)
     result.record_findings(load_findings)
     for summary in summaries.summaries:
         result.record_findings(summary.findings)
-    registry = summaries.registry()
+    registry = registry if registry is not None else summaries.registry()
     for rule in (*REGISTRY_RULES, *GOVERNANCE_RULES):
         result.record_findings(rule(registry, summaries, now))
     result.findings = sorted(_without_placeholder_echoes(set(result.findings)))
@@ -167,21 +172,18 @@ def validate_repository(
         cache.remember(row, listing[summary.path][0])
     cache.forget_missing(set(listing))
     cache.save()
-    every = Summaries([summaries[rel] for rel in listing], schemas, lambda rel: _read(root, rel))
-    result = check_summaries(every, now=now)
-    result.record_findings(check_codeowners(root, every.registry(), now=now))
+    every = Summaries(
+        [summaries[rel] for rel in listing], schemas, lambda rel: read_record(root, rel)
+    )
+    registry = every.registry()
+    result = check_summaries(every, now=now, registry=registry)
+    result.record_findings(check_codeowners(root, registry, now=now))
     if base_ref:
         result.record_findings(_lifecycle_since(root, base_ref, summaries))
         result.findings = sorted(set(result.findings))
     if paths:
         result.only_paths(paths)
     return result
-
-
-def _read(root: Path, rel: str) -> Record | None:
-    """The record at `rel`, parsed again (for the positions of a finding)."""
-    registry = parse_registry({rel: read_one(root, rel)})
-    return registry.records[0] if registry.records else None
 
 
 def _member_addresses(root: Path, listing: dict[str, FileState]) -> set[str]:

@@ -189,7 +189,7 @@ def privacy_scan_command(paths: tuple[str, ...], repo: Path | None) -> None:
 
     \b
     Example:
-      isg privacy-scan records/incidents records/rfcs/RFC-2026-XXXXX.patch
+      isg privacy-scan records/incidents records/rfcs/RFC-2026-DQ42X.patch
     """
     root = registry_root(repo)
     registry = parse_registry(read_record_files(root))
