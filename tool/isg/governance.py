@@ -22,7 +22,7 @@ from isg.records import Registry
 from isg.times import parse_date
 
 if TYPE_CHECKING:
-    from isg.summaries import Summaries
+    from isg.summaries import SummaryIndex
 
 MEMBERS_DIR = "records/members"
 VOTING_STATE_ROLES = ("operating", "contributing")
@@ -70,7 +70,7 @@ def _gap(message: str, hint: str = "") -> Finding:
     return Finding(path=MEMBERS_DIR, message=message, hint=hint, rule="governance")
 
 
-def check_cab(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
+def check_cab(registry: Registry, summaries: SummaryIndex, now: datetime) -> Iterator[Finding]:
     """The CAB in office today has the PB, the SP and States from more than one region."""
     today = now.date()
     active = [seat for seat in seats(registry, "cab") if seat.active_on(today)]
@@ -86,7 +86,7 @@ def check_cab(registry: Registry, summaries: Summaries, now: datetime) -> Iterat
         )
 
 
-def check_ecab_rota(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
+def check_ecab_rota(registry: Registry, summaries: SummaryIndex, now: datetime) -> Iterator[Finding]:
     """Every month of `now`'s year has a State on eCAB duty, plus the PB and the SP."""
     ecab = seats(registry, "ecab")
     uncovered = []
@@ -108,7 +108,7 @@ def check_ecab_rota(registry: Registry, summaries: Summaries, now: datetime) -> 
             yield _gap(f"the eCAB on {today} has no {label} representative")
 
 
-def check_votes(registry: Registry, summaries: Summaries, now: datetime) -> Iterator[Finding]:
+def check_votes(registry: Registry, summaries: SummaryIndex, now: datetime) -> Iterator[Finding]:
     """Observers have no vote and hold no CAB or eCAB State seat."""
     for role in ("governing-body", "cab", "ecab"):
         for seat in seats(registry, role):

@@ -147,6 +147,11 @@ def record_path(kind: Kind, record_id: str) -> str:
     return f"{RECORDS_DIR}/{kind.directory}/{record_id}.yaml"
 
 
+def file_stem(path: str) -> str:
+    """What a record's ID must be: its file name without `.yaml`."""
+    return path.rsplit("/", 1)[-1].removesuffix(".yaml")
+
+
 def find_root(start: Path) -> Path:
     """The nearest folder at or above `start` that holds `records/` and `schemas/`."""
     for candidate in (start, *start.parents):

@@ -17,7 +17,8 @@ import gc
 import hashlib
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 from isg.canonical import schema_header
 from isg.integrity import RECORD_RULES, mentions_email, record_references, record_times
 from isg.model import KIND_BY_DIRECTORY, KIND_BY_NAME, Finding, Record, record_finding
-from isg.records import ATTACHMENT_SUFFIXES, RECORDS_DIR, Registry, file_problem
+from isg.records import ATTACHMENT_SUFFIXES, RECORDS_DIR, Registry, file_problem, file_stem
 from isg.safe_yaml import Document, JsonPath, YamlError, parse_document
 from isg.schemas import SchemaSet, check_record
 
@@ -178,24 +179,53 @@ def summarize_record(record: Record, schemas: SchemaSet, allowed: frozenset[str]
     )
 
 
-@dataclass
-class Summaries:
-    """Every file's summary, and how to get a record back when a finding needs its lines."""
+class SummaryIndex:
+    """What the rules across records ask of the summaries (integrity.REGISTRY_RULES).
 
-    summaries: list[RecordSummary]
+    Two implementations answer the same questions: `Summaries`, every summary in memory
+    (the definition, used without a cache), and `summary_store.StoredSummaries`, which asks
+    SQLite so that a run touches only what changed. Tests hold the two to the same findings.
+    """
+
     schemas: SchemaSet
     read: Callable[[str], Record | None]  # the full record at a path (parsed again)
-    records: list[RecordSummary] = field(init=False)
-    unreadable: set[str] = field(init=False)
-    ids_by_kind: dict[str, set[str]] = field(init=False)
 
-    def __post_init__(self) -> None:
-        self.records = [s for s in self.summaries if s.kind not in (UNREADABLE, ATTACHMENT)]
-        self.unreadable = {s.path for s in self.summaries if s.kind == UNREADABLE}
-        self.ids_by_kind = {}
-        for s in self.records:
-            if s.id:
-                self.ids_by_kind.setdefault(s.kind, set()).add(s.id)
+    def misnamed(self) -> Iterable[RecordSummary]:
+        """Records whose ID is not their file name."""
+        raise NotImplementedError
+
+    def duplicated(self) -> Iterable[RecordSummary]:
+        """Records whose ID another record of the same kind also has."""
+        raise NotImplementedError
+
+    def unresolved(self) -> Iterable[tuple[RecordSummary, Reference]]:
+        """References whose value is not an ID of the first kind they allow."""
+        raise NotImplementedError
+
+    def has_id(self, kind: str, value: str) -> bool:
+        raise NotImplementedError
+
+    def is_unreadable(self, path: str) -> bool:
+        raise NotImplementedError
+
+    def later_than(self, now: datetime) -> Iterable[RecordSummary]:
+        """Records holding a time after `now`."""
+        raise NotImplementedError
+
+    def file_findings(self) -> Iterable[Finding]:
+        """The findings each file has on its own."""
+        raise NotImplementedError
+
+    def count_by_kind(self) -> Counter[str]:
+        """Records (not attachments, not unreadable files) by kind."""
+        raise NotImplementedError
+
+    def data_summaries(self) -> Iterable[RecordSummary]:
+        """The summaries that keep their data (`DATA_KINDS`), by path."""
+        raise NotImplementedError
+
+    def attachment_paths(self) -> set[str]:
+        raise NotImplementedError
 
     def record(self, summary: RecordSummary) -> Record:
         record = self.read(summary.path)
@@ -214,11 +244,10 @@ class Summaries:
                 s.path,
                 Document(s.data, first_line=s.first_line, locate=self._locator(s.path)),
             )
-            for s in self.records
+            for s in self.data_summaries()
             if s.data is not None
         ]
-        attachments = {s.path for s in self.summaries if s.kind == ATTACHMENT}
-        return Registry(records=records, attachments=attachments)
+        return Registry(records=records, attachments=self.attachment_paths())
 
     def _locator(self, path: str) -> Callable[[], Document | None]:
         def locate() -> Document | None:
@@ -226,6 +255,61 @@ class Summaries:
             return record.document if record is not None else None
 
         return locate
+
+
+@dataclass
+class Summaries(SummaryIndex):
+    """Every file's summary, in memory."""
+
+    summaries: list[RecordSummary]
+    schemas: SchemaSet
+    read: Callable[[str], Record | None]
+    records: list[RecordSummary] = field(init=False)
+    unreadable: set[str] = field(init=False)
+    ids_by_kind: dict[str, set[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.records = [s for s in self.summaries if s.kind not in (UNREADABLE, ATTACHMENT)]
+        self.unreadable = {s.path for s in self.summaries if s.kind == UNREADABLE}
+        self.ids_by_kind = {}
+        for s in self.records:
+            if s.id:
+                self.ids_by_kind.setdefault(s.kind, set()).add(s.id)
+
+    def misnamed(self) -> Iterator[RecordSummary]:
+        return (s for s in self.records if s.id and s.id != file_stem(s.path))
+
+    def duplicated(self) -> Iterator[RecordSummary]:
+        seen = Counter((s.kind, s.id) for s in self.records if s.id)
+        return (s for s in self.records if s.id and seen[(s.kind, s.id)] > 1)
+
+    def unresolved(self) -> Iterator[tuple[RecordSummary, Reference]]:
+        ids, nothing = self.ids_by_kind, frozenset[str]()
+        for summary in self.records:
+            for ref in summary.refs:
+                if ref[1] not in ids.get(ref[2][0], nothing):
+                    yield summary, ref
+
+    def has_id(self, kind: str, value: str) -> bool:
+        return value in self.ids_by_kind.get(kind, ())
+
+    def is_unreadable(self, path: str) -> bool:
+        return path in self.unreadable
+
+    def later_than(self, now: datetime) -> Iterator[RecordSummary]:
+        return (s for s in self.records if s.latest is not None and s.latest > now)
+
+    def file_findings(self) -> Iterator[Finding]:
+        return (f for s in self.summaries for f in s.findings)
+
+    def count_by_kind(self) -> Counter[str]:
+        return Counter(s.kind for s in self.records)
+
+    def data_summaries(self) -> Iterator[RecordSummary]:
+        return (s for s in self.records if s.data is not None)
+
+    def attachment_paths(self) -> set[str]:
+        return {s.path for s in self.summaries if s.kind == ATTACHMENT}
 
 
 # --- sharing the work out ---------------------------------------------------------------------

@@ -28,6 +28,7 @@ from isg.summaries import (
     UNREADABLE,
     RecordSummary,
     Summaries,
+    SummaryIndex,
     emails_key,
     summarize_paths,
     summarize_record,
@@ -77,7 +78,7 @@ def check_registry(
 
 
 def check_summaries(
-    summaries: Summaries,
+    summaries: SummaryIndex,
     *,
     now: datetime,
     load_findings: Iterable[Finding] = (),
@@ -86,10 +87,9 @@ def check_summaries(
     """The findings of every summary, then of the rules across records (over `registry`,
     the records of the data kinds, when the caller has already built it)."""
     result = ValidationResult()
-    result.records_by_kind.update(s.kind for s in summaries.records)
+    result.records_by_kind.update(summaries.count_by_kind())
     result.record_findings(load_findings)
-    for summary in summaries.summaries:
-        result.record_findings(summary.findings)
+    result.record_findings(summaries.file_findings())
     registry = registry if registry is not None else summaries.registry()
     for rule in (*REGISTRY_RULES, *GOVERNANCE_RULES):
         result.record_findings(rule(registry, summaries, now))
