@@ -86,7 +86,9 @@ def check_cab(registry: Registry, summaries: SummaryIndex, now: datetime) -> Ite
         )
 
 
-def check_ecab_rota(registry: Registry, summaries: SummaryIndex, now: datetime) -> Iterator[Finding]:
+def check_ecab_rota(
+    registry: Registry, summaries: SummaryIndex, now: datetime
+) -> Iterator[Finding]:
     """Every month of `now`'s year has a State on eCAB duty, plus the PB and the SP."""
     ecab = seats(registry, "ecab")
     uncovered = []

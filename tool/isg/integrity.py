@@ -96,7 +96,9 @@ def check_placeholders(
         )
 
 
-def check_not_future(registry: Registry, summaries: SummaryIndex, now: datetime) -> Iterator[Finding]:
+def check_not_future(
+    registry: Registry, summaries: SummaryIndex, now: datetime
+) -> Iterator[Finding]:
     """Every timestamp records something that happened, so none may lie after `now`.
 
     Each summary keeps its latest time; only a record whose latest time is after `now` is
