@@ -4,8 +4,8 @@ what a cold run finds, a changed file is read again, a broken cache is ignored, 
 
 from __future__ import annotations
 
-import json
 import os
+import sqlite3
 import time
 from pathlib import Path
 
@@ -15,7 +15,8 @@ from conftest import FIXED_NOW, git
 from isg import summaries as summaries_module
 from isg.git_history import read_record_files_at
 from isg.lifecycle import check_lifecycle
-from isg.record_cache import CACHE_DIR, CACHE_FILE
+from isg.record_cache import CACHE_DIR
+from isg.summary_store import STORE_FILE
 from isg.records import parse_registry, read_record_files
 from isg.validation import validate_repository
 
@@ -109,14 +110,56 @@ def test_a_new_member_address_rechecks_records_that_mention_one(registry: Path) 
     assert not any("e-mail" in line for line in _lines(registry))
 
 
-@pytest.mark.parametrize("content", [b"not json", b'{"salt": 1}', b"[]", b'{"entries": 7}'])
+def _stored_rows(root: Path) -> int:
+    with sqlite3.connect(root / CACHE_DIR / STORE_FILE) as db:
+        return int(db.execute("SELECT count(*) FROM files").fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a database", b"SQLite format 3\0" + b"\xff" * 200, b"", b"SQLite format 3\0"],
+)
 def test_a_broken_cache_is_ignored_and_replaced(registry: Path, content: bytes) -> None:
     _plant_problems(registry)
     cold = _lines(registry, use_cache=False)
     (registry / CACHE_DIR).mkdir(parents=True)
-    (registry / CACHE_DIR / CACHE_FILE).write_bytes(content)
+    (registry / CACHE_DIR / STORE_FILE).write_bytes(content)
     assert _lines(registry) == cold
-    assert json.loads((registry / CACHE_DIR / CACHE_FILE).read_bytes())["entries"]
+    assert _stored_rows(registry) > 100
+    assert _lines(registry) == cold
+
+
+def test_a_cache_with_damaged_rows_is_dropped(registry: Path) -> None:
+    """Rows SQLite can read but isg cannot (a cache edited by hand) fail safe."""
+    _plant_problems(registry)
+    cold = _lines(registry, use_cache=False)
+    _lines(registry)
+    with sqlite3.connect(registry / CACHE_DIR / STORE_FILE) as db:
+        db.execute("DROP TABLE refs")
+    assert _lines(registry) == cold
+    assert _stored_rows(registry) > 100
+
+
+def test_a_cache_that_git_tracks_is_never_used(git_repo: Path) -> None:
+    """A pull request could commit .isg/cache with rows saying its bad records are fine."""
+    assert _lines(git_repo) == []
+    incident = sorted((git_repo / "records" / "incidents").glob("*.yaml"))[0]
+    incident.write_text(incident.read_text().replace("reporting_state: ", "reporting_state: XX", 1))
+    git(git_repo, "add", "-A")
+    git(git_repo, "add", "-f", ".isg")
+    git(git_repo, "commit", "-qm", "a bad record and a cache that hides it")
+    tree = git(git_repo, "rev-parse", "HEAD:records").strip()
+    with sqlite3.connect(git_repo / CACHE_DIR / STORE_FILE) as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'tree'", (tree,))
+        db.execute("UPDATE meta SET value = '[]' WHERE key = 'dirty'")
+    git(git_repo, "commit", "-qam", "the cache, up to date")
+    lines = _lines(git_repo)
+    assert len(lines) == 1 and "unknown state 'XX" in lines[0]
+    git(git_repo, "rm", "-rq", "--cached", ".isg")
+    git(git_repo, "commit", "-qm", "untrack")
+    with sqlite3.connect(git_repo / CACHE_DIR / STORE_FILE) as db:  # the planted lie
+        db.execute("UPDATE meta SET value = ? WHERE key = 'tree'", (tree,))
+    assert _lines(git_repo) == []  # proof that the lie would have worked
 
 
 def test_a_cache_from_other_schemas_is_not_used(registry: Path, counted: list[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Collection
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -36,29 +37,20 @@ def read_record_files_at(root: Path, ref: str) -> dict[str, bytes]:
     return read_blobs(root, record_blobs_at(root, ref))
 
 
-def record_blobs_at(root: Path, ref: str) -> dict[str, tuple[str, int, str]]:
-    """(mode, size, blob id) of every file under `records/` at `ref`, by registry-relative
-    path, from one `git ls-tree` (no file is read)."""
+def record_blobs_at(
+    root: Path, ref: str, paths: Collection[str] | None = None
+) -> dict[str, tuple[str, int, str]]:
+    """(mode, size, blob id) of every file under `records/` at `ref` (or of those of `paths`
+    that exist there), by registry-relative path, from one `git ls-tree` (no file is read)."""
     top, prefix = _top_and_prefix(root)
-    # Resolved first, so the name never reaches ls-tree where it could pass as an option.
-    commit = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if commit is None:
-        raise RegistryError(f"unknown git revision '{ref}'")
-    path = f"{prefix}{RECORDS_DIR}/"
-    command = [
-        "git",
-        "-C",
-        str(top),
-        "ls-tree",
-        "-r",
-        "-l",
-        "-z",
-        "--full-tree",
-        commit,
-        "--",
-        path,
-    ]
-    done = subprocess.run(command, capture_output=True, check=False)
+    commit = _resolve(top, ref)
+    wanted = [f"{prefix}{RECORDS_DIR}/"]
+    if paths is not None and len(paths) <= PATHSPEC_LIMIT:
+        if not paths:
+            return {}
+        wanted = [prefix + rel for rel in sorted(paths)]
+    command = ["git", "--literal-pathspecs", "-C", str(top), "ls-tree", "-r", "-l", "-z"]
+    done = subprocess.run([*command, "--full-tree", commit, "--", *wanted], capture_output=True)
     if done.returncode != 0:
         raise RegistryError("git ls-tree failed: " + done.stderr.decode("utf-8", "replace"))
     found: dict[str, tuple[str, int, str]] = {}
@@ -70,8 +62,41 @@ def record_blobs_at(root: Path, ref: str) -> dict[str, tuple[str, int, str]]:
         if kind != b"blob":
             continue
         rel = name.decode("utf-8", "surrogateescape")[len(prefix) :]
-        found[rel] = (mode.decode(), int(size) if size != b"-" else 0, blob.decode())
+        if paths is None or rel in paths:
+            found[rel] = (mode.decode(), int(size) if size != b"-" else 0, blob.decode())
     return found
+
+
+PATHSPEC_LIMIT = 2000  # more paths than this: list everything and keep those (ARG_MAX)
+
+
+def paths_changed_since(root: Path, ref: str) -> set[str]:
+    """Registry-relative paths under `records/` whose content in the work tree may differ
+    from `ref`: changed in commits since, staged or not, deleted, or untracked. Git compares
+    the trees and the index's stat data in C; no file is read (a file merely touched may be
+    listed: compare blobs to be sure)."""
+    top, _ = _top_and_prefix(root)
+    commit = _resolve(top, ref)
+    records = f"{RECORDS_DIR}/"
+    found: set[str] = set()
+    for args in (
+        ("diff-index", "-z", "--name-only", "--relative", commit, "--", records),
+        ("ls-files", "--others", "-z", "--", records),
+    ):
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
+        if done.returncode != 0:
+            raise RegistryError("git failed: " + done.stderr.decode("utf-8", "replace"))
+        found |= {n.decode("utf-8", "surrogateescape") for n in done.stdout.split(b"\0") if n}
+    return found
+
+
+def _resolve(top: Path, ref: str) -> str:
+    """The commit `ref` names. Resolved first, so that the name never reaches a command where
+    it could pass as an option."""
+    commit = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    if commit is None:
+        raise RegistryError(f"unknown git revision '{ref}'")
+    return commit
 
 
 def read_blobs(root: Path, blobs: dict[str, tuple[str, int, str]]) -> dict[str, bytes]:

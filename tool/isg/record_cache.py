@@ -215,14 +215,28 @@ class RecordCache:
         document = {"salt": self.salt, "written_ns": time.time_ns(), "entries": self.entries}
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            ignore = self.path.parent / ".gitignore"
-            if not ignore.exists():
-                ignore.write_text("# isg's cache (see isg/record_cache.py); never committed\n*\n")
+            write_ignore_file(self.path.parent)
             tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
             tmp.write_text(json.dumps(document, separators=(",", ":")), encoding="utf-8")
             os.replace(tmp, self.path)
         except OSError:
             return
+
+
+def cache_is_tracked(root: Path) -> bool:
+    """Whether git tracks anything under `.isg/`: a cache a pull request could have planted
+    to hide findings, which is therefore never used."""
+    done = subprocess.run(
+        ["git", "-C", str(root), "ls-files", "-z", "--", ".isg"], capture_output=True, check=False
+    )
+    return done.returncode == 0 and bool(done.stdout)
+
+
+def write_ignore_file(folder: Path) -> None:
+    """Keep the cache out of commits."""
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# isg's cache (see isg/record_cache.py); never committed\n*\n")
 
 
 def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> Registry:
@@ -232,6 +246,7 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
     For the commands that read the records rather than check them (sla, site, reports): the
     same `Registry` as `parse_registry(read_record_files(root))`, plus `valid_paths`.
     """
+    use_cache = use_cache and not cache_is_tracked(root)
     cache = (
         RecordCache.open(root, cache_salt(root), DATA_FILE) if use_cache else RecordCache.disabled()
     )

@@ -7,20 +7,24 @@ then -- with a base revision -- the status changes. Everything is collected, the
 
 from __future__ import annotations
 
+import os
+import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from isg.codeowners import CODEOWNERS_PATH, render_codeowners
 from isg.errors import IsgError
-from isg.git_history import read_blobs, record_blobs_at
+from isg.git_history import paths_changed_since, read_blobs, record_blobs_at
 from isg.governance import GOVERNANCE_RULES
 from isg.integrity import REGISTRY_RULES, member_emails
 from isg.lifecycle import check_lifecycle
-from isg.model import Finding
-from isg.record_cache import FileState, RecordCache, cache_salt, current_files
+from isg.model import Finding, Record
+from isg.record_cache import CACHE_DIR, cache_salt, current_files
 from isg.records import RECORDS_DIR, Registry, parse_registry, read_one, read_record
 from isg.schemas import SchemaSet, load_schemas
 from isg.summaries import (
@@ -29,10 +33,14 @@ from isg.summaries import (
     RecordSummary,
     Summaries,
     SummaryIndex,
+    blob_id,
     emails_key,
     summarize_paths,
     summarize_record,
 )
+from isg.summary_store import STORE_FILE, SummaryStore, refresh, store_row
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -140,72 +148,92 @@ def validate_repository(
 ) -> ValidationResult:
     """Read the registry at `root` (and, with `base_ref`, what changed since then) and check it.
 
-    Each file's summary comes from the cache when the file is unchanged (record_cache.py),
-    else is computed, in parallel when there are many; the rules across records then run
-    over all summaries. With `base_ref`, only the files whose git blob differs from the base
-    are read at the base, for the lifecycle rules. `progress(done, total)` is told as files
-    are summarised. The findings are the same with or without the cache.
+    With the cache (summary_store.py), only the files that changed since the last run are
+    read and summarised, and the rules across records ask the store; without it, every file
+    is summarised (in parallel when there are many) and the rules run over the summaries in
+    memory. The findings are the same either way (tests hold the two together). With
+    `base_ref`, only the files that differ from the base are read at the base, for the
+    lifecycle rules. `progress(done, total)` is told as files are summarised.
     """
     schemas = load_schemas(root)
-    cache = RecordCache.open(root, cache_salt(root)) if use_cache else RecordCache.disabled()
-    listing = current_files(root)
-    allowed = frozenset(_member_addresses(root, listing))
-    key = emails_key(allowed)
-    summaries: dict[str, RecordSummary] = {}
-    todo: list[str] = []
-    for rel, (stat, blob) in listing.items():
-        cached = cache.lookup(rel, stat, blob)
-        if cached is not None and (not cached.mentions_email or cached.emails == key):
-            summaries[rel] = cached
-        else:
-            todo.append(rel)
-    total = len(todo)
+    allowed = frozenset(_member_addresses(root))
     done = [0]
 
-    def step(count: int) -> None:
-        done[0] += count
-        if progress:
-            progress(done[0], total)
+    def summarize(todo: list[str], encode: Callable[[RecordSummary], T]) -> list[T]:
+        def step(count: int) -> None:
+            done[0] += count
+            if progress:
+                progress(done[0], len(todo))
 
-    for summary, row in summarize_paths(str(root), todo, schemas, allowed, progress=step):
-        summaries[summary.path] = summary
-        cache.remember(row, listing[summary.path][0])
-    cache.forget_missing(set(listing))
-    cache.save()
-    every = Summaries(
-        [summaries[rel] for rel in listing], schemas, lambda rel: read_record(root, rel)
-    )
-    registry = every.registry()
-    result = check_summaries(every, now=now, registry=registry)
+        return summarize_paths(str(root), todo, schemas, allowed, encode, progress=step)
+
+    def read(rel: str) -> Record | None:
+        return read_record(root, rel)
+
+    for _ in range(2 if use_cache else 0):
+        store = SummaryStore.open(root, cache_salt(root))
+        if store is None:
+            break
+        with store:
+            try:
+                refresh(store, root, partial(summarize, encode=store_row), emails_key(allowed))
+                index: SummaryIndex = store.view(schemas, read)
+                return _finish(root, index, now=now, base_ref=base_ref, paths=paths)
+            except sqlite3.DatabaseError:
+                done[0] = 0  # a damaged cache: dropped, and made again from the files
+        (root / CACHE_DIR / STORE_FILE).unlink(missing_ok=True)
+    listing = current_files(root)
+    rows = summarize(list(listing), RecordSummary.as_json)
+    found = {row[0]: RecordSummary.from_json(row) for row in rows}
+    index = Summaries([found[rel] for rel in listing], schemas, read)
+    return _finish(root, index, now=now, base_ref=base_ref, paths=paths)
+
+
+def _finish(
+    root: Path, index: SummaryIndex, *, now: datetime, base_ref: str | None, paths: Sequence[str]
+) -> ValidationResult:
+    """The rules across records over `index`, CODEOWNERS, and the lifecycle since `base_ref`."""
+    registry = index.registry()
+    result = check_summaries(index, now=now, registry=registry)
     result.record_findings(check_codeowners(root, registry, now=now))
     if base_ref:
-        result.record_findings(_lifecycle_since(root, base_ref, summaries))
+        result.record_findings(_lifecycle_since(root, base_ref))
         result.findings = sorted(set(result.findings))
     if paths:
         result.only_paths(paths)
     return result
 
 
-def _member_addresses(root: Path, listing: dict[str, FileState]) -> set[str]:
+def _member_addresses(root: Path) -> set[str]:
     """The members' own addresses, which records may mention (read before anything else)."""
-    members = {rel: read_one(root, rel) for rel in listing if rel.startswith(MEMBERS)}
+    folder = root / MEMBERS
+    if not folder.is_dir():
+        return set()
+    members = {
+        f"{MEMBERS}{entry.name}": read_one(root, f"{MEMBERS}{entry.name}")
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name)
+        if not entry.is_dir(follow_symlinks=False)
+    }
     return member_emails(parse_registry(members))
 
 
 MEMBERS = f"{RECORDS_DIR}/members/"
 
 
-def _lifecycle_since(
-    root: Path, base_ref: str, summaries: dict[str, RecordSummary]
-) -> list[Finding]:
+def _lifecycle_since(root: Path, base_ref: str) -> list[Finding]:
     """Lifecycle findings for the files whose content differs from `base_ref`."""
-    base_blobs = record_blobs_at(root, base_ref)
-    changed = {
-        rel
-        for rel, (_, _, blob) in base_blobs.items()
-        if summaries.get(rel) is None or summaries[rel].digest != blob
+    changed = paths_changed_since(root, base_ref)
+    base_blobs = record_blobs_at(root, base_ref, changed)
+    now_files = {
+        rel: read_one(root, rel)
+        for rel in changed
+        if os.path.lexists(root / rel) and not os.path.isdir(root / rel)
     }
-    changed |= {rel for rel in summaries if rel not in base_blobs}
-    base = parse_registry(read_blobs(root, {r: base_blobs[r] for r in changed if r in base_blobs}))
-    head = parse_registry({rel: read_one(root, rel) for rel in changed if rel in summaries})
+    same = {
+        rel
+        for rel, raw in now_files.items()
+        if rel in base_blobs and base_blobs[rel][2] == blob_id(raw)
+    }
+    base = parse_registry(read_blobs(root, {r: b for r, b in base_blobs.items() if r not in same}))
+    head = parse_registry({r: raw for r, raw in now_files.items() if r not in same})
     return list(check_lifecycle(base, head))
