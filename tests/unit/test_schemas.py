@@ -118,3 +118,41 @@ def test_one_walk_finds_what_the_schema_annotations_say() -> None:
         assert sorted(fields.times, key=repr) == sorted(times, key=repr)
         checked += len(refs)
     assert checked > 100
+
+
+FORMAT_VALUES = [
+    "2026-11-27T12:00:00Z",
+    "2026-11-27t12:00:00z",
+    "2026-11-27T12:00:00",
+    "2026-11-27T12:00:00.123456+05:30",
+    "2026-11-27T24:00:00Z",
+    "2016-12-31T23:59:60Z",
+    "2026-02-29T10:00:00+01:00",
+    "2026-11-27",
+    "2026-02-29",
+    "2024-02-29",
+    "2026-1-07",
+    "\uff12\uff10\uff12\uff16-11-27",
+    "20261127",
+    "x@example.org",
+    "no at sign",
+    "https://example.org",
+    "not a uri",
+    "",
+    7,
+    None,
+]
+
+
+@pytest.mark.parametrize("name", ["date-time", "date", "email", "uri"])
+def test_the_fast_format_checks_are_jsonschemas(name: str) -> None:
+    """The fast validator's format checks say what jsonschema's FORMAT_CHECKER says."""
+    import jsonschema
+
+    from isg.schemas import _FORMATS
+
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    ours = [_FORMATS[name](value) for value in FORMAT_VALUES]
+    theirs = [checker.conforms(value, name) for value in FORMAT_VALUES]
+    assert ours == theirs
+    assert name in ("uri", "email") or not all(ours)  # the check does reject something

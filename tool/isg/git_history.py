@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -37,20 +37,13 @@ def read_record_files_at(root: Path, ref: str) -> dict[str, bytes]:
     return read_blobs(root, record_blobs_at(root, ref))
 
 
-def record_blobs_at(
-    root: Path, ref: str, paths: Collection[str] | None = None
-) -> dict[str, tuple[str, int, str]]:
-    """(mode, size, blob id) of every file under `records/` at `ref` (or of those of `paths`
-    that exist there), by registry-relative path, from one `git ls-tree` (no file is read)."""
+def record_blobs_at(root: Path, ref: str) -> dict[str, tuple[str, int, str]]:
+    """(mode, size, blob id) of every file under `records/` at `ref`, by registry-relative
+    path, from one `git ls-tree` (no file is read)."""
     top, prefix = _top_and_prefix(root)
-    commit = _resolve(top, ref)
-    wanted = [f"{prefix}{RECORDS_DIR}/"]
-    if paths is not None and len(paths) <= PATHSPEC_LIMIT:
-        if not paths:
-            return {}
-        wanted = [prefix + rel for rel in sorted(paths)]
-    command = ["git", "--literal-pathspecs", "-C", str(top), "ls-tree", "-r", "-l", "-z"]
-    done = subprocess.run([*command, "--full-tree", commit, "--", *wanted], capture_output=True)
+    commit = commit_of(top, ref)
+    command = ["git", "-C", str(top), "ls-tree", "-r", "-l", "-z", "--full-tree", commit]
+    done = subprocess.run([*command, "--", f"{prefix}{RECORDS_DIR}/"], capture_output=True)
     if done.returncode != 0:
         raise RegistryError("git ls-tree failed: " + done.stderr.decode("utf-8", "replace"))
     found: dict[str, tuple[str, int, str]] = {}
@@ -62,35 +55,164 @@ def record_blobs_at(
         if kind != b"blob":
             continue
         rel = name.decode("utf-8", "surrogateescape")[len(prefix) :]
-        if paths is None or rel in paths:
-            found[rel] = (mode.decode(), int(size) if size != b"-" else 0, blob.decode())
+        found[rel] = (mode.decode(), int(size) if size != b"-" else 0, blob.decode())
     return found
 
 
-PATHSPEC_LIMIT = 2000  # more paths than this: list everything and keep those (ARG_MAX)
+OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256
 
 
-def paths_changed_since(root: Path, ref: str) -> set[str]:
-    """Registry-relative paths under `records/` whose content in the work tree may differ
-    from `ref`: changed in commits since, staged or not, deleted, or untracked. Git compares
-    the trees and the index's stat data in C; no file is read (a file merely touched may be
-    listed: compare blobs to be sure)."""
-    top, _ = _top_and_prefix(root)
-    commit = _resolve(top, ref)
+Side = tuple[str, str]  # (mode, blob id) of a path in a tree; mode '000000': not there
+
+
+@dataclass(frozen=True)
+class WorkTree:
+    """What git says about `records/` now, and which paths may differ from a known state."""
+
+    tree: str | None  # the tree id of records/ at HEAD (None: no commit, or no records/)
+    dirty: frozenset[str]  # paths that differ from HEAD (edited, staged, deleted, untracked)
+    changed: frozenset[str] | None  # changed between the given tree and HEAD; None: unknown
+    at_head: dict[str, Side] = field(default_factory=dict)  # of the edited paths
+    at_base: dict[str, Side] | None = None  # of the paths changed between the base and HEAD
+
+    def changed_since_base(self) -> frozenset[str]:
+        """Paths whose content in the work tree may differ from the base commit's."""
+        return frozenset(self.at_base or ()) | self.dirty
+
+    def base_sides(self) -> dict[str, Side]:
+        """(mode, blob) at the base of each path of `changed_since_base` that was there."""
+        found: dict[str, Side] = {}
+        for rel in self.changed_since_base():
+            side = (self.at_base or {}).get(rel) or self.at_head.get(rel)
+            if side is not None and side[0] != ABSENT:
+                found[rel] = side
+        return found
+
+
+ABSENT = "000000"
+
+
+def work_tree(root: Path, tree: str | None, base: str | None = None) -> WorkTree | None:
+    """The state of `root/records/` as git knows it (None outside a git work tree), with the
+    paths changed between the tree `tree` and HEAD, and between the commit `base` and HEAD
+    (with their blobs at the base).
+
+    The git commands run at once, each in C over the index, the trees or the folders; no
+    file is read. A path listed may be unchanged (a file merely touched): compare blobs.
+    """
     records = f"{RECORDS_DIR}/"
-    found: set[str] = set()
-    for args in (
-        ("diff-index", "-z", "--name-only", "--relative", commit, "--", records),
-        ("ls-files", "--others", "-z", "--", records),
-    ):
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
-        if done.returncode != 0:
-            raise RegistryError("git failed: " + done.stderr.decode("utf-8", "replace"))
-        found |= {n.decode("utf-8", "surrogateescape") for n in done.stdout.split(b"\0") if n}
+    trees = {"head": _start(root, "rev-parse", "--verify", "--quiet", f"HEAD:./{RECORDS_DIR}")}
+    if base is not None:
+        trees["base"] = _start(root, "rev-parse", "--verify", "--quiet", f"{base}:./{RECORDS_DIR}")
+    listings = {
+        "edited": _start(root, "diff-index", "-z", "--relative", "HEAD", "--", records),
+        "others": _start(root, "ls-files", "--others", "-z", "--", records),
+    }
+    ids = {name: _finish(process) for name, process in trees.items()}
+    head, base_tree = (_object_id(ids.get(name)) for name in ("head", "base"))
+    # Each distinct pair of trees is compared once (a pull request's cache is often the
+    # base's: then both questions have one answer), none when the trees are equal.
+    pairs = {(old, head) for old in (tree, base_tree) if old is not None and head is not None}
+    diffs = {
+        pair: _start(root, "diff-tree", "-r", "-z", "--no-renames", *pair)
+        for pair in pairs
+        if pair[0] != pair[1]
+    }
+    out = {name: _finish(process) for name, process in listings.items()}
+    if out["others"] is None:
+        return None  # not a git work tree
+    dirty = _names(out["others"])
+    at_head: dict[str, Side] = {}
+    if out["edited"] is not None:
+        at_head = _old_sides(out["edited"])
+        dirty |= set(at_head)
+    else:  # no HEAD yet: everything in the index differs from it
+        staged = _finish(_start(root, "ls-files", "-z", "--", records))
+        if staged is None:
+            return None
+        dirty |= _names(staged)
+    changes: dict[str, dict[str, Side] | None] = {}
+    for (old, _), process in diffs.items():
+        done = _finish(process)
+        changes[old] = None if done is None else _old_sides(done, records)
+
+    def since(old: str | None) -> dict[str, Side] | None:
+        if old is None or head is None:
+            return None
+        return {} if old == head else changes[old]
+
+    changed = since(tree)
+    return WorkTree(
+        tree=head,
+        dirty=frozenset(dirty),
+        changed=None if changed is None else frozenset(changed),
+        at_head=at_head,
+        at_base=since(base_tree),
+    )
+
+
+def _old_sides(out: bytes, prefix: str = "") -> dict[str, Side]:
+    """Path -> (mode, blob) on the old side, from the raw `-z` output of git diff-*."""
+    found: dict[str, Side] = {}
+    fields = out.split(b"\0")
+    for index in range(0, len(fields) - 1, 2):
+        meta, name = fields[index], fields[index + 1]
+        if not meta.startswith(b":"):
+            break
+        old_mode, _, old_blob, _, _ = meta[1:].split(b" ")
+        found[prefix + name.decode("utf-8", "surrogateescape")] = (
+            old_mode.decode(),
+            old_blob.decode(),
+        )
     return found
 
 
-def _resolve(top: Path, ref: str) -> str:
+def blob_sizes(root: Path, sides: dict[str, Side]) -> dict[str, tuple[str, int, str]]:
+    """(mode, size, blob) of each path, as `record_blobs_at` gives them: the sizes from one
+    `git cat-file --batch-check`."""
+    if not sides:
+        return {}
+    wanted = sorted(sides)
+    request = b"".join(sides[rel][1].encode() + b"\n" for rel in wanted)
+    done = subprocess.run(
+        ["git", "-C", str(root), "cat-file", "--batch-check"], input=request, capture_output=True
+    )
+    if done.returncode != 0:
+        raise RegistryError("git cat-file failed: " + done.stderr.decode("utf-8", "replace"))
+    found = {}
+    for rel, line in zip(wanted, done.stdout.splitlines(), strict=True):
+        parts = line.split()
+        size = int(parts[2]) if len(parts) == 3 else 0
+        found[rel] = (sides[rel][0], size, sides[rel][1])
+    return found
+
+
+def _object_id(out: bytes | None) -> str | None:
+    return out.decode().strip() if out else None
+
+
+def _start(root: Path, *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        ["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+
+
+def _finish(process: subprocess.Popen[bytes]) -> bytes | None:
+    out, _ = process.communicate()
+    return out if process.returncode == 0 else None
+
+
+def _names(out: bytes, prefix: str = "") -> set[str]:
+    return {prefix + name.decode("utf-8", "surrogateescape") for name in out.split(b"\0") if name}
+
+
+def base_commit(root: Path, ref: str) -> str:
+    """The commit `ref` names, for comparing the registry at `root` with it."""
+    top, _ = _top_and_prefix(root)
+    return commit_of(top, ref)
+
+
+def commit_of(top: Path, ref: str) -> str:
     """The commit `ref` names. Resolved first, so that the name never reaches a command where
     it could pass as an option."""
     commit = _git(top, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")

@@ -31,16 +31,14 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
-import subprocess
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from isg.git_history import OBJECT_ID, WorkTree, work_tree
 from isg.model import Finding, Record
 from isg.record_cache import (
     CACHE_DIR,
@@ -49,7 +47,7 @@ from isg.record_cache import (
     current_files,
     write_ignore_file,
 )
-from isg.records import RECORDS_DIR, file_stem, read_one
+from isg.records import file_stem, read_one
 from isg.schemas import SchemaSet
 from isg.summaries import (
     ATTACHMENT,
@@ -66,7 +64,6 @@ FORMAT = "3"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 RESOLVE_ALL_FROM = 5000  # changed files from which every reference is looked at again
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -113,69 +110,6 @@ _INDEXES = (
 
 def microseconds(when: datetime) -> int:
     return (when - EPOCH) // MICROSECOND
-
-
-@dataclass(frozen=True)
-class WorkTree:
-    """What git says about `records/` now, and which paths may differ from the store."""
-
-    tree: str | None  # the tree id of records/ at HEAD (None: no commit, or no records/)
-    dirty: frozenset[str]  # paths that differ from HEAD (edited, staged, deleted, untracked)
-    changed: (
-        frozenset[str] | None
-    )  # paths changed between the stored tree and `tree`; None: unknown
-
-
-def _start(root: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        ["git", "-C", str(root), *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _finish(process: subprocess.Popen[bytes]) -> bytes | None:
-    out, _ = process.communicate()
-    return out if process.returncode == 0 else None
-
-
-def _names(out: bytes, prefix: str = "") -> set[str]:
-    return {prefix + name.decode("utf-8", "surrogateescape") for name in out.split(b"\0") if name}
-
-
-def work_tree(root: Path, stored_tree: str | None) -> WorkTree | None:
-    """The state of `root/records/` as git knows it (None outside a git work tree), with the
-    paths changed since `stored_tree`. The git commands run at once; each is C over the
-    index, the trees or the folders (no file is read)."""
-    records = f"{RECORDS_DIR}/"
-    head = _start(root, "rev-parse", "--verify", "--quiet", f"HEAD:./{RECORDS_DIR}")
-    edited = _start(root, "diff-index", "-z", "--name-only", "--relative", "HEAD", "--", records)
-    others = _start(root, "ls-files", "--others", "-z", "--", records)
-    top = _finish(head)
-    tree = top.decode().strip() if top else None
-    edited_out, others_out = _finish(edited), _finish(others)
-    if others_out is None:
-        return None  # not a git work tree
-    dirty = _names(others_out)
-    if edited_out is not None:
-        dirty |= _names(edited_out)
-    else:  # no HEAD yet: everything in the index differs from it
-        staged_out = _finish(_start(root, "ls-files", "-z", "--", records))
-        if staged_out is None:
-            return None
-        dirty |= _names(staged_out)
-    changed: set[str] | None = None
-    if stored_tree is not None and tree is not None and _OBJECT_ID.fullmatch(stored_tree):
-        if stored_tree == tree:
-            changed = set()
-        else:
-            diff = _finish(
-                _start(
-                    root, "diff-tree", "-r", "-z", "--no-renames", "--name-only", stored_tree, tree
-                )
-            )
-            changed = _names(diff, records) if diff is not None else None
-    return WorkTree(tree, frozenset(dirty), None if changed is None else frozenset(changed))
 
 
 class SummaryStore:
@@ -385,12 +319,16 @@ def refresh(
     root: Path,
     summarize: Callable[[list[str]], Iterable[StoreRow]],
     emails: str,
-) -> None:
+    base: str | None = None,
+) -> WorkTree | None:
     """Bring the store up to date with the files under `root/records/`: read the paths that
     may have changed (see the module's doc), compare each with its row by blob id, summarise
-    the ones that differ (with `summarize`) and drop the rows of files that are gone."""
+    the ones that differ (with `summarize`) and drop the rows of files that are gone.
+    Returns what git said (with the paths changed since the commit `base`, when given)."""
     tree = store.meta("tree")
-    state = work_tree(root, tree)
+    if tree is not None and not OBJECT_ID.fullmatch(tree):
+        tree = None
+    state = work_tree(root, tree, base)
     stats: dict[str, list[int] | None] = {}
     todo: list[str] = []
     gone: list[str] = []
@@ -456,6 +394,7 @@ def refresh(
     except BaseException:
         store.db.execute("ROLLBACK")
         raise
+    return state
 
 
 def _now_ns() -> int:

@@ -10,16 +10,22 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from isg.codeowners import CODEOWNERS_PATH, render_codeowners
 from isg.errors import IsgError
-from isg.git_history import paths_changed_since, read_blobs, record_blobs_at
+from isg.git_history import (
+    WorkTree,
+    base_commit,
+    blob_sizes,
+    read_blobs,
+    record_blobs_at,
+    work_tree,
+)
 from isg.governance import GOVERNANCE_RULES
 from isg.integrity import REGISTRY_RULES, member_emails
 from isg.lifecycle import check_lifecycle
@@ -117,6 +123,8 @@ def check_codeowners(root: Path, registry: Registry, *, now: datetime) -> list[F
     """In a full repository (one with .github/), CODEOWNERS must match the records."""
     if not (root / ".github").is_dir() or not registry.of_kind("governance"):
         return []
+    from isg.codeowners import CODEOWNERS_PATH, render_codeowners  # 50 ms: only when needed
+
     path = root / CODEOWNERS_PATH
     try:
         expected = render_codeowners(registry, at=now)
@@ -170,15 +178,17 @@ def validate_repository(
     def read(rel: str) -> Record | None:
         return read_record(root, rel)
 
+    base = base_commit(root, base_ref) if base_ref else None  # an unknown revision stops here
     for _ in range(2 if use_cache else 0):
         store = SummaryStore.open(root, cache_salt(root))
         if store is None:
             break
         with store:
             try:
-                refresh(store, root, partial(summarize, encode=store_row), emails_key(allowed))
+                encode = partial(summarize, encode=store_row)
+                state = refresh(store, root, encode, emails_key(allowed), base)
                 index: SummaryIndex = store.view(schemas, read)
-                return _finish(root, index, now=now, base_ref=base_ref, paths=paths)
+                return _finish(root, index, now=now, base=base, state=state, paths=paths)
             except sqlite3.DatabaseError:
                 done[0] = 0  # a damaged cache: dropped, and made again from the files
         (root / CACHE_DIR / STORE_FILE).unlink(missing_ok=True)
@@ -186,18 +196,32 @@ def validate_repository(
     rows = summarize(list(listing), RecordSummary.as_json)
     found = {row[0]: RecordSummary.from_json(row) for row in rows}
     index = Summaries([found[rel] for rel in listing], schemas, read)
-    return _finish(root, index, now=now, base_ref=base_ref, paths=paths)
+    state = work_tree(root, None, base) if base else None
+    return _finish(root, index, now=now, base=base, state=state, paths=paths)
 
 
 def _finish(
-    root: Path, index: SummaryIndex, *, now: datetime, base_ref: str | None, paths: Sequence[str]
+    root: Path,
+    index: SummaryIndex,
+    *,
+    now: datetime,
+    base: str | None,
+    state: WorkTree | None,
+    paths: Sequence[str],
 ) -> ValidationResult:
-    """The rules across records over `index`, CODEOWNERS, and the lifecycle since `base_ref`."""
+    """The rules across records over `index`, CODEOWNERS, and the lifecycle since the commit
+    `base` (the paths changed since then as `state` says)."""
     registry = index.registry()
     result = check_summaries(index, now=now, registry=registry)
     result.record_findings(check_codeowners(root, registry, now=now))
-    if base_ref:
-        result.record_findings(_lifecycle_since(root, base_ref))
+    if base:
+        if state is not None and state.at_base is not None:
+            changed = set(state.changed_since_base())
+            base_blobs = blob_sizes(root, state.base_sides())
+        else:  # no records/ at the base (or git could not compare): every file
+            base_blobs = record_blobs_at(root, base)
+            changed = set(current_files(root)) | set(base_blobs)
+        result.record_findings(_lifecycle_since(root, base_blobs, changed))
         result.findings = sorted(set(result.findings))
     if paths:
         result.only_paths(paths)
@@ -220,10 +244,11 @@ def _member_addresses(root: Path) -> set[str]:
 MEMBERS = f"{RECORDS_DIR}/members/"
 
 
-def _lifecycle_since(root: Path, base_ref: str) -> list[Finding]:
-    """Lifecycle findings for the files whose content differs from `base_ref`."""
-    changed = paths_changed_since(root, base_ref)
-    base_blobs = record_blobs_at(root, base_ref, changed)
+def _lifecycle_since(
+    root: Path, base_blobs: dict[str, tuple[str, int, str]], changed: Collection[str]
+) -> list[Finding]:
+    """Lifecycle findings for the files whose content differs from the base, given the
+    base's blobs of (at least) the `changed` paths that were there."""
     now_files = {
         rel: read_one(root, rel)
         for rel in changed
@@ -234,6 +259,8 @@ def _lifecycle_since(root: Path, base_ref: str) -> list[Finding]:
         for rel, raw in now_files.items()
         if rel in base_blobs and base_blobs[rel][2] == blob_id(raw)
     }
-    base = parse_registry(read_blobs(root, {r: b for r, b in base_blobs.items() if r not in same}))
+    before = parse_registry(
+        read_blobs(root, {r: b for r, b in base_blobs.items() if r not in same})
+    )
     head = parse_registry({r: raw for r, raw in now_files.items() if r not in same})
-    return list(check_lifecycle(base, head))
+    return list(check_lifecycle(before, head))

@@ -13,23 +13,12 @@ import click
 
 from isg.canonical import canonical_text, format_registry
 from isg.cli.common import Progress, cli, library_errors, parse_at, registry_root, repo_option
-from isg.codeowners import CODEOWNERS_PATH, render_codeowners
 from isg.errors import UsageError
-from isg.ids import new_id
-from isg.intake import (
-    FORM_BY_LABEL,
-    IntakeError,
-    load_form,
-    parse_form_body,
-    privacy_problems,
-    record_from_issue,
-)
 from isg.integrity import check_privacy, member_emails
 from isg.model import KIND_BY_NAME
 from isg.privacy import iter_hits
 from isg.records import parse_registry, read_record_files, record_path, write_atomic
 from isg.report import REPORTER_BY_NAME
-from isg.scaffold import new_record
 from isg.schemas import load_schemas
 from isg.validation import validate_repository
 
@@ -148,6 +137,8 @@ def new_command(kind: str, repo: Path | None, record_id: str | None) -> None:
       isg new state --id NO
     """
     root = registry_root(repo)
+    from isg.scaffold import new_record  # each command imports what only it needs
+
     path = new_record(root, KIND_BY_NAME[kind], now=datetime.now(UTC), record_id=record_id)
     click.echo(path.relative_to(root).as_posix())
 
@@ -166,6 +157,8 @@ def codeowners_command(repo: Path | None, check: bool) -> None:
       isg codeowners
     """
     root = registry_root(repo)
+    from isg.codeowners import CODEOWNERS_PATH, render_codeowners
+
     text = render_codeowners(parse_registry(read_record_files(root)), at=datetime.now(UTC))
     path = root / CODEOWNERS_PATH
     current = path.read_text(encoding="utf-8") if path.is_file() else None
@@ -242,6 +235,16 @@ def intake_command(event_file: TextIO, repo: Path | None) -> None:
     Example:
       isg intake --event "$GITHUB_EVENT_PATH"
     """
+    from isg.ids import new_id
+    from isg.intake import (
+        FORM_BY_LABEL,
+        IntakeError,
+        load_form,
+        parse_form_body,
+        privacy_problems,
+        record_from_issue,
+    )
+
     root = registry_root(repo)
     try:
         event = json.loads(event_file.read())
