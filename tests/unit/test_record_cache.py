@@ -16,8 +16,8 @@ from isg import summaries as summaries_module
 from isg.git_history import read_record_files_at
 from isg.lifecycle import check_lifecycle
 from isg.record_cache import CACHE_DIR
-from isg.summary_store import STORE_FILE
 from isg.records import parse_registry, read_record_files
+from isg.summary_store import STORE_FILE
 from isg.validation import validate_repository
 
 HOUR_AGO = time.time() - 3600
