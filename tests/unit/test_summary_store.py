@@ -11,8 +11,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conftest import FIXED_NOW, git
+from conftest import FIXED_NOW, REPO_ROOT, git
 from isg import summaries as summaries_module
 from isg.record_cache import CACHE_DIR
 from isg.summary_store import STORE_FILE
@@ -171,3 +173,49 @@ def test_the_store_holds_one_row_per_file(git_repo: Path) -> None:
         unresolved = db.execute("SELECT count(*) FROM refs WHERE NOT resolved").fetchone()[0]
     assert rows == files
     assert unresolved == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_the_rules_read_only_the_kept_fields_of_an_rfc(data: st.DataObject) -> None:
+    """The store keeps some fields of each RfC (integrity.KEPT_FIELDS); the rules find the
+    same on those as on the whole record, also when any other field is changed."""
+    from isg.integrity import KEPT_FIELDS, check_releases, check_rfcs
+    from isg.model import Record
+    from isg.records import Registry, parse_registry, read_record_files
+    from isg.safe_yaml import Document
+
+    whole = parse_registry(read_record_files(REPO_ROOT))
+    records = []
+    for record in whole.records:
+        if record.kind.name == "rfc":
+            changed = dict(record.data)
+            key = data.draw(st.sampled_from(sorted(changed)))
+            changed[key] = data.draw(
+                st.one_of(st.none(), st.just("local"), st.just("FR"), st.text(max_size=8))
+            )
+            record = Record(record.kind, record.path, Document(changed, locate=_at(record)))
+        records.append(record)
+    full = Registry(records=records, attachments=whole.attachments)
+    kept = Registry(
+        records=[
+            Record(
+                r.kind,
+                r.path,
+                Document(
+                    {k: v for k, v in r.data.items() if k in KEPT_FIELDS["rfc"]},
+                    locate=_at(r),
+                ),
+            )
+            if r.kind.name == "rfc"
+            else r
+            for r in records
+        ],
+        attachments=whole.attachments,
+    )
+    for rule in (check_rfcs, check_releases):
+        assert sorted(rule(full, None, FIXED_NOW)) == sorted(rule(kept, None, FIXED_NOW))  # type: ignore[arg-type]
+
+
+def _at(record: object) -> Callable[[], object]:
+    return lambda: record.document  # type: ignore[attr-defined]

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from isg.git_history import OBJECT_ID, WorkTree, work_tree
+from isg.integrity import KEPT_FIELDS
 from isg.model import Finding, Record
 from isg.record_cache import (
     CACHE_DIR,
@@ -60,7 +61,7 @@ from isg.summaries import (
 
 STORE_FILE = "summaries.sqlite"
 LEGACY_FILES = ("summaries.json",)  # what earlier versions kept; removed when seen
-FORMAT = "3"
+FORMAT = "4"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 RESOLVE_ALL_FROM = 5000  # changed files from which every reference is looked at again
@@ -290,6 +291,9 @@ def store_row(summary: RecordSummary) -> StoreRow:
     `refs`. Made by the processes that summarise, so that the parent only inserts."""
     latest = microseconds(summary.latest) if summary.latest else None
     compact = (",", ":")
+    kept = summary.data
+    if summary.data is not None and summary.kind in KEPT_FIELDS:
+        kept = {k: v for k, v in summary.data.items() if k in KEPT_FIELDS[summary.kind]}
     values = (
         summary.path,
         summary.digest,
@@ -305,7 +309,7 @@ def store_row(summary: RecordSummary) -> StoreRow:
         json.dumps(summary.as_json(), separators=compact),
         None
         if summary.data is None
-        else json.dumps([summary.data, summary.first_line], separators=compact),
+        else json.dumps([kept, summary.first_line], separators=compact),
     )
     refs = [
         (summary.path, allowed[0], f",{','.join(allowed)},", value)
