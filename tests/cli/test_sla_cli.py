@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import FIXED_AT, REPO_ROOT, RunCli, git
 
 P1_OPEN = "INC-2026-7EVZM"  # France, priority 1, in progress, analysis overdue at FIXED_AT
@@ -285,3 +287,32 @@ def test_status_json_is_one_document_with_one_incident_per_line(run_cli: RunCli)
     document = json.loads(result.output)
     assert len(lines) == len(document["incidents"]) + 2 > 20
     assert all(line.startswith('{"classification_history"') for line in lines[1:-1])
+
+
+def test_status_json_is_the_same_over_several_processes(
+    run_cli: RunCli, git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Shared out over forked workers (in small chunks), the document is byte for byte the
+    one made in one process, which is the library's `status_json` of `evaluate_registry`."""
+    from conftest import FIXED_NOW
+    from isg.git_history import first_recorded_milestones
+    from isg.record_cache import load_registry
+    from isg.schemas import load_schemas
+    from isg.sla import run as run_module
+    from isg.sla.output import status_json
+
+    broken = git_repo / "records" / "incidents" / "INC-2026-4ADP7.yaml"
+    broken.write_text(broken.read_text().replace("impact: ", "impact: enormous-", 1))
+    args = ("sla", "status", "--evidence", "--at", FIXED_AT, "--format", "json")
+    one = run_cli(*args, "--repo", str(git_repo))
+    monkeypatch.setattr(run_module, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(run_module, "CHUNK", 3)
+    several = run_cli(*args, "--repo", str(git_repo))
+    assert one.exit_code == several.exit_code == 0
+    assert one.stdout == several.stdout
+    assert "INC-2026-4ADP7.yaml: skipped: not a valid incident record" in several.stderr
+    registry = load_registry(git_repo, load_schemas(git_repo))
+    run = run_module.evaluate_registry(registry, load_schemas(git_repo), now=FIXED_NOW)
+    proof = run_module.collect_evidence(run, registry, first_recorded_milestones(git_repo))
+    assert one.stdout == status_json(run.statuses, FIXED_NOW, proof)
+    assert len(json.loads(one.stdout)["incidents"]) == len(run.statuses) > 20

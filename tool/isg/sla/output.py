@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -128,7 +128,7 @@ def _milestone_json(m: MilestoneStatus, evidence: Evidence | None) -> dict[str, 
 def status_json(
     statuses: Sequence[IncidentStatus],
     at: datetime,
-    evidence: dict[tuple[str, str], Evidence] | None = None,
+    evidence: Mapping[tuple[str, str], Evidence] | None = None,
 ) -> str:
     """The documented JSON shape (docs/SLA.md, "JSON output"); keys sorted."""
     return "".join(status_json_chunks(statuses, at, evidence))
@@ -137,56 +137,69 @@ def status_json(
 def status_json_chunks(
     statuses: Sequence[IncidentStatus],
     at: datetime,
-    evidence: dict[tuple[str, str], Evidence] | None = None,
+    evidence: Mapping[tuple[str, str], Evidence] | None = None,
 ) -> Iterator[str]:
     """`status_json` piece by piece, one incident per line: written as it is made, so 50,000
     incidents never sit in memory as one string, and encoded by json's C encoder (an indented
     document goes through its pure-Python one, ten times slower)."""
+    return json_document((incident_json(s, evidence) for s in statuses), at)
+
+
+def json_document(incidents: Iterable[str], at: datetime) -> Iterator[str]:
+    """The JSON document around incidents encoded by `incident_json`, one per line."""
     yield '{"at": ' + json.dumps(at.isoformat()) + ', "incidents": ['
-    for index, s in enumerate(statuses):
-        yield ("\n" if index == 0 else ",\n") + json.dumps(
-            {
-                "id": s.incident_id,
-                "title": s.title,
-                "reporting_state": s.reporting_state,
-                "status": s.status,
-                "priority": s.priority,
-                "impact": s.current.impact,
-                "urgency": s.current.urgency,
-                "policy": s.policy_id,
-                "reported_at": s.reported_at.isoformat(),
-                "classification_history": [
-                    {
-                        "impact": c.impact,
-                        "urgency": c.urgency,
-                        "priority": c.priority,
-                        "until": c.until.isoformat() if c.until else None,
-                        "reason": c.reason,
-                    }
-                    for c in s.history
-                ],
-                "milestones": [
-                    _milestone_json(m, (evidence or {}).get((s.incident_id, m.milestone)))
-                    for m in s.milestones
-                ],
-                "ecab": [
-                    {
-                        "duty": d.duty,
-                        "channel": d.channel,
-                        "required": d.required,
-                        "state": d.status.state if d.status else "not-required",
-                        "due": d.status.deadline.isoformat() if d.status else None,
-                        "done_at": d.status.completed_at.isoformat()
-                        if d.status and d.status.completed_at
-                        else None,
-                    }
-                    for d in s.ecab
-                ],
-            },
-            sort_keys=True,
-            ensure_ascii=False,
-        )
-    yield ("\n" if statuses else "") + '], "version": ' + str(JSON_VERSION) + "}\n"
+    count = 0
+    for count, line in enumerate(incidents, start=1):
+        yield ("\n" if count == 1 else ",\n") + line
+    yield ("\n" if count else "") + '], "version": ' + str(JSON_VERSION) + "}\n"
+
+
+def incident_json(
+    s: IncidentStatus, evidence: Mapping[tuple[str, str], Evidence] | None = None
+) -> str:
+    """One incident of the JSON document, on one line."""
+    return json.dumps(
+        {
+            "id": s.incident_id,
+            "title": s.title,
+            "reporting_state": s.reporting_state,
+            "status": s.status,
+            "priority": s.priority,
+            "impact": s.current.impact,
+            "urgency": s.current.urgency,
+            "policy": s.policy_id,
+            "reported_at": s.reported_at.isoformat(),
+            "classification_history": [
+                {
+                    "impact": c.impact,
+                    "urgency": c.urgency,
+                    "priority": c.priority,
+                    "until": c.until.isoformat() if c.until else None,
+                    "reason": c.reason,
+                }
+                for c in s.history
+            ],
+            "milestones": [
+                _milestone_json(m, (evidence or {}).get((s.incident_id, m.milestone)))
+                for m in s.milestones
+            ],
+            "ecab": [
+                {
+                    "duty": d.duty,
+                    "channel": d.channel,
+                    "required": d.required,
+                    "state": d.status.state if d.status else "not-required",
+                    "due": d.status.deadline.isoformat() if d.status else None,
+                    "done_at": d.status.completed_at.isoformat()
+                    if d.status and d.status.completed_at
+                    else None,
+                }
+                for d in s.ecab
+            ],
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+    )
 
 
 def watch_items(statuses: Iterable[IncidentStatus]) -> list[tuple[IncidentStatus, MilestoneStatus]]:
