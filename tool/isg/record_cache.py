@@ -1,17 +1,18 @@
-"""What was learnt about each record file, remembered between runs in `.isg/cache/`.
+"""What isg remembers between runs in `.isg/cache/`, and how it tells that a file changed.
 
-A file's summary (summaries.py) depends on its path and bytes, the schemas, the members'
-addresses and this program's own code. The cache keeps, per path, the file's size,
-modification time and inode, its git blob id and its summary, under a key made of the
-schemas' and the `isg` package's own bytes: edit a schema or upgrade isg and the cache starts
-afresh. A file whose size, time or inode differ is read again. Like git's index, an entry
-written less than two seconds after its file's modification time is not trusted (the file
-could have changed again within the clock's granularity).
+Two caches live there: validation's summaries (summary_store.py, SQLite) and, here, the data
+of each record for the commands that read records rather than check them (sla, site,
+reports: `load_registry`, `.isg/cache/records.json`). Both are keyed by `cache_salt` -- the
+schemas' and the `isg` package's own bytes -- so editing a schema or upgrading isg starts
+afresh, and neither is used when git tracks anything under `.isg/` (a pull request could
+plant a cache that hides findings).
 
-The cache is JSON (never code: `pickle` would run whatever a planted cache file says), read
-in one piece, written to a temporary file and renamed, so a run that is interrupted leaves
-the old cache or the new one, never half of one. Anything unreadable is treated as empty.
-`ISG_NO_CACHE=1` or `isg validate --no-cache` skips it.
+Here, a file is known by its git blob where git vouches for it (three git listings in C),
+else by its size, modification time and inode; like git's index, an entry written less than
+two seconds after its file's modification time is not trusted. The cache is JSON (never
+code: `pickle` would run whatever a planted cache file says), read in one piece, written to
+a temporary file and renamed, so a run that is interrupted leaves the old cache or the new
+one, never half of one. Anything unreadable is treated as empty. `ISG_NO_CACHE=1` skips it.
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ from isg.schemas import SchemaSet
 from isg.summaries import RecordSummary, blob_id
 
 CACHE_DIR = ".isg/cache"
-CACHE_FILE = "summaries.json"
 DATA_FILE = "records.json"
 FORMAT = 1
 RACY_NS = 2_000_000_000
@@ -150,7 +150,7 @@ def cache_salt(root: Path) -> str:
 
 @dataclass
 class RecordCache:
-    """Summaries by path, valid while the file's stat is unchanged."""
+    """Rows by path, valid while the file's blob (or stat) is unchanged."""
 
     path: Path | None
     salt: str
@@ -159,7 +159,7 @@ class RecordCache:
     changed: bool = False
 
     @classmethod
-    def open(cls, root: Path, salt: str, name: str = CACHE_FILE) -> RecordCache:
+    def open(cls, root: Path, salt: str, name: str = DATA_FILE) -> RecordCache:
         path = root / CACHE_DIR / name
         try:
             stored = json.loads(path.read_bytes())
