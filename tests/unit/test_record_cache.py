@@ -303,3 +303,34 @@ def test_a_registry_in_a_sub_folder_of_a_repository(tmp_path: Path, registry: Pa
     with_base = _lines(inner, base_ref="HEAD")
     assert [line for line in with_base if ": lifecycle: " not in line] == cold
     assert any("reporting_state of a closed incident cannot change" in x for x in with_base)
+
+
+def test_a_read_only_cache_is_worked_around(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache isg may neither write nor delete (a read-only checkout, another user's files)
+    changes nothing: the run reads every file instead. (Simulated: tests run as root, whom
+    file modes do not stop.)"""
+    from isg.summary_store import SummaryStore
+
+    _plant_problems(registry)
+    assert _lines(registry) == _lines(registry, use_cache=False)
+    target = sorted((registry / "records" / "incidents").glob("*.yaml"))[5]
+    target.write_text(target.read_text().replace("reporting_state: ", "reporting_state: YY", 1))
+    os.utime(target, (HOUR_AGO + 120, HOUR_AGO + 120))
+    expected = _lines(registry, use_cache=False)
+
+    def read_only(*args: object) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    original_unlink = Path.unlink
+
+    def no_unlink(self: Path, missing_ok: bool = False) -> None:
+        if self.name == STORE_FILE:
+            raise PermissionError(13, "Permission denied", str(self))
+        original_unlink(self, missing_ok=missing_ok)
+
+    monkeypatch.setattr(SummaryStore, "put", read_only)
+    monkeypatch.setattr(Path, "unlink", no_unlink)
+    assert _lines(registry) == expected
+    assert len(expected) == len([x for x in expected if x]) > 5

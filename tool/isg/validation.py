@@ -190,8 +190,11 @@ def validate_repository(
                 index: SummaryIndex = store.view(schemas, read)
                 return _finish(root, index, now=now, base=base, state=state, paths=paths)
             except sqlite3.DatabaseError:
-                done[0] = 0  # a damaged cache: dropped, and made again from the files
-        (root / CACHE_DIR / STORE_FILE).unlink(missing_ok=True)
+                done[0] = 0  # a damaged (or read-only) cache: dropped, made again from the files
+        try:
+            (root / CACHE_DIR / STORE_FILE).unlink(missing_ok=True)
+        except OSError:
+            break
     listing = current_files(root)
     rows = summarize(list(listing), RecordSummary.as_json)
     found = {row[0]: RecordSummary.from_json(row) for row in rows}
