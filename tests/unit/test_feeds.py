@@ -1,0 +1,40 @@
+"""The open-data JSON is json.dumps(indent=2, sort_keys=True) made markup-safe, byte for
+byte, however it is encoded (in pieces, to keep a large export's memory bounded)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from isg.render.feeds import json_bytes
+
+VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(alphabet='ab<>&é\u2028"\\ \n', max_size=6),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+def _definition(value: Any) -> bytes:
+    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+    return (
+        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
+    ).encode()
+
+
+@settings(max_examples=200, deadline=None)
+@given(VALUES)
+def test_json_bytes_is_the_indented_dump_made_markup_safe(value: Any) -> None:
+    assert json_bytes(value) == _definition(value)
+
+
+def test_a_large_export_spans_many_pieces() -> None:
+    value = {"records": [{"id": f"INC-{i}", "title": "a <b> & c" * (i % 3)} for i in range(20_000)]}
+    encoded = json_bytes(value)
+    assert encoded == _definition(value)
+    assert b"<" not in encoded and encoded.count(b"\\u003c") == sum(i % 3 for i in range(20_000))
