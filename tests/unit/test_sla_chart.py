@@ -5,6 +5,8 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 
+import pytest
+
 from conftest import FIXED_NOW, REPO_ROOT
 from isg.records import parse_registry, read_record_files
 from isg.schemas import load_schemas
@@ -41,3 +43,18 @@ def test_rows_are_labelled_in_incident_order() -> None:
     labels = [t.text for t in root.iter(f"{SVG}text") if (t.text or "").startswith("INC-")]
     assert labels[0] == "INC-2025-04AVC P4 NL closed"
     assert labels == sorted(labels)
+
+
+@pytest.mark.parametrize("batch", [1, 7, 4096, "all"])
+def test_the_site_s_bytes_are_the_chart_encoded(
+    batch: int | str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The site encodes the chart a batch of lines at a time; the bytes are the same at any
+    batch size, including one that divides the number of lines exactly."""
+    from isg.sla import chart
+    from isg.sla.chart import render_sla_svg_bytes, sla_svg_lines
+
+    statuses = RUN.statuses
+    lines = len(list(sla_svg_lines(statuses, FIXED_NOW)))
+    monkeypatch.setattr(chart, "BATCH_LINES", lines if batch == "all" else batch)
+    assert render_sla_svg_bytes(statuses, FIXED_NOW) == render_sla_svg(statuses, FIXED_NOW).encode()

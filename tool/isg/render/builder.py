@@ -23,7 +23,7 @@ from isg.render.pages import KIND_PAGES, Page, SiteData, plan_pages, recent_chan
 from isg.render.public import publishable
 from isg.render.svg import release_timeline, state_badge
 from isg.schemas import SchemaSet, check_record
-from isg.sla.chart import render_sla_svg
+from isg.sla.chart import render_sla_svg_bytes
 from isg.sla.run import evaluate_registry
 
 SEARCH_FIELDS = ("description", "body", "root_cause", "workaround", "notes")
@@ -184,7 +184,7 @@ def other_files(data: SiteData, site_dir: Path) -> dict[str, bytes]:
     files["data/records.json"] = export_json(data.records, data.at)
     files["assets/search-index.js"] = search_index_js(_search_entries(data))
     statuses = [data.sla[key] for key in sorted(data.sla)]
-    files["sla.svg"] = render_sla_svg(statuses, data.at).encode()
+    files["sla.svg"] = render_sla_svg_bytes(statuses, data.at)
     for asset in sorted((site_dir / "static").glob("*")):
         if asset.is_file() and not asset.is_symlink():
             files[f"assets/{asset.name}"] = asset.read_bytes()
