@@ -86,3 +86,19 @@ def git_repo(registry: Path) -> Path:
     git(registry, "add", "-A")
     git(registry, "commit", "-q", "-m", "registry")
     return registry
+
+
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The paths validation summarised (read and checked) in this process."""
+    from isg import summaries
+
+    seen: list[str] = []
+    original = summaries.summarize_file
+
+    def spy(path: str, *args: object) -> object:
+        seen.append(path)
+        return original(path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(summaries, "summarize_file", spy)
+    return seen

@@ -47,20 +47,6 @@ def _lines(root: Path, **kw: object) -> list[str]:
     return [f"{f.path}:{f.line}:{f.column}: {f.rule}: {f.message}" for f in result.findings]
 
 
-@pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths summarised (read and checked) in this process."""
-    seen: list[str] = []
-    original = summaries_module.summarize_file
-
-    def spy(path: str, *args: object) -> object:
-        seen.append(path)
-        return original(path, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(summaries_module, "summarize_file", spy)
-    return seen
-
-
 def test_warm_run_finds_exactly_what_a_cold_run_finds(registry: Path, counted: list[str]) -> None:
     _plant_problems(registry)
     cold = _lines(registry, use_cache=False)
@@ -334,3 +320,20 @@ def test_a_read_only_cache_is_worked_around(
     monkeypatch.setattr(Path, "unlink", no_unlink)
     assert _lines(registry) == expected
     assert len(expected) == len([x for x in expected if x]) > 5
+
+
+@pytest.mark.parametrize(
+    ("key", "value"), [("dirty", "not json"), ("dirty", '{"a": 1}'), ("written_ns", "soon")]
+)
+def test_damaged_bookkeeping_in_the_cache_means_looking_at_every_file(
+    git_repo: Path, key: str, value: str
+) -> None:
+    """The store's own notes (what was dirty, when it was written) edited by hand: the run
+    compares every file instead, and finds what a cold run finds."""
+    assert _lines(git_repo) == []
+    incident = sorted((git_repo / "records" / "incidents").glob("*.yaml"))[0]
+    incident.write_text(incident.read_text().replace("reporting_state: ", "reporting_state: XX", 1))
+    with sqlite3.connect(git_repo / CACHE_DIR / STORE_FILE) as db:
+        db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+    assert _lines(git_repo) == _lines(git_repo, use_cache=False)
+    assert len(_lines(git_repo)) == 1

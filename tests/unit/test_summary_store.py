@@ -10,12 +10,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXED_NOW, REPO_ROOT, git
-from isg import summaries as summaries_module
 from isg.record_cache import CACHE_DIR
 from isg.summary_store import STORE_FILE
 from isg.validation import validate_repository
@@ -29,20 +27,6 @@ def _lines(root: Path, **kw: object) -> list[str]:
     return [counts] + [
         f"{f.path}:{f.line}:{f.column}: {f.rule}: {f.message} [{f.hint}]" for f in result.findings
     ]
-
-
-@pytest.fixture
-def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The paths summarised (read and checked) in this process."""
-    seen: list[str] = []
-    original = summaries_module.summarize_file
-
-    def spy(path: str, *args: object) -> object:
-        seen.append(path)
-        return original(path, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(summaries_module, "summarize_file", spy)
-    return seen
 
 
 def _edit(root: Path, rel: str, old: str, new: str) -> None:

@@ -336,11 +336,11 @@ def refresh(
     stats: dict[str, list[int] | None] = {}
     todo: list[str] = []
     gone: list[str] = []
-    if state is not None and state.changed is not None:
-        dirty_before = json.loads(store.meta("dirty") or "[]")
+    dirty_before = _names_in(store.meta("dirty"))
+    if state is not None and state.changed is not None and dirty_before is not None:
         # Unreadable files are looked at every time: a permission or a link can change
         # without git seeing it.
-        candidates = state.changed | state.dirty | set(dirty_before)
+        candidates = state.changed | state.dirty | dirty_before
         candidates |= set(store.unreadable_paths())
         known = store.blobs(candidates)
         for rel in sorted(candidates):
@@ -352,7 +352,8 @@ def refresh(
             if rel not in known or blob_id(read_one(root, rel)) != known[rel][0]:
                 todo.append(rel)
     else:
-        written = int(store.meta("written_ns") or 0)
+        written_text = store.meta("written_ns") or "0"
+        written = int(written_text) if written_text.isdigit() else 0
         known = store.blobs()
         listing = current_files(root)
         gone = [rel for rel in known if rel not in listing]
@@ -374,11 +375,11 @@ def refresh(
                 todo.append(rel)
     pending = set(todo)
     todo += [rel for rel in store.stale_email_paths(emails) if rel not in pending]
+    rows = summarize(todo)  # before taking the write lock: this is the long part
     store.db.execute("BEGIN IMMEDIATE")
     try:
         everything = len(todo) + len(gone) > RESOLVE_ALL_FROM
         touched = set() if everything else store.ids_of(todo + gone)  # IDs that may go away
-        rows = summarize(todo)
         store.delete(todo + gone)
         store.put(rows, stats)
         if store.meta("indexed") != FORMAT:
@@ -399,6 +400,17 @@ def refresh(
         store.db.execute("ROLLBACK")
         raise
     return state
+
+
+def _names_in(text: str | None) -> set[str] | None:
+    """The paths a meta value lists (None if it is not a JSON list of strings)."""
+    try:
+        names = json.loads(text or "[]")
+    except ValueError:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return set(names)
 
 
 def _now_ns() -> int:
