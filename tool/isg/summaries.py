@@ -17,6 +17,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -179,7 +180,7 @@ def summarize_record(record: Record, schemas: SchemaSet, allowed: frozenset[str]
     )
 
 
-class SummaryIndex:
+class SummaryIndex(ABC):
     """What the rules across records ask of the summaries (integrity.REGISTRY_RULES).
 
     Two implementations answer the same questions: `Summaries`, every summary in memory
@@ -190,42 +191,45 @@ class SummaryIndex:
     schemas: SchemaSet
     read: Callable[[str], Record | None]  # the full record at a path (parsed again)
 
+    @abstractmethod
     def misnamed(self) -> Iterable[RecordSummary]:
         """Records whose ID is not their file name."""
-        raise NotImplementedError
 
+    @abstractmethod
     def duplicated(self) -> Iterable[RecordSummary]:
         """Records whose ID another record of the same kind also has."""
-        raise NotImplementedError
 
+    @abstractmethod
     def unresolved(self) -> Iterable[tuple[RecordSummary, Reference]]:
         """References whose value is the ID of no record of a kind they allow."""
-        raise NotImplementedError
 
+    @abstractmethod
     def has_id(self, kind: str, value: str) -> bool:
-        raise NotImplementedError
+        """Whether a record of `kind` has the ID `value`."""
 
+    @abstractmethod
     def is_unreadable(self, path: str) -> bool:
-        raise NotImplementedError
+        """Whether the file at `path` exists but is not a readable record."""
 
+    @abstractmethod
     def later_than(self, now: datetime) -> Iterable[RecordSummary]:
         """Records holding a time after `now`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def file_findings(self) -> Iterable[Finding]:
         """The findings each file has on its own."""
-        raise NotImplementedError
 
+    @abstractmethod
     def count_by_kind(self) -> Counter[str]:
         """Records (not attachments, not unreadable files) by kind."""
-        raise NotImplementedError
 
+    @abstractmethod
     def data_summaries(self) -> Iterable[RecordSummary]:
         """The summaries that keep their data (`DATA_KINDS`), by path."""
-        raise NotImplementedError
 
+    @abstractmethod
     def attachment_paths(self) -> set[str]:
-        raise NotImplementedError
+        """The patch files beside RfCs."""
 
     def record(self, summary: RecordSummary) -> Record:
         record = self.read(summary.path)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -213,10 +214,7 @@ class SummaryStore:
         if paths is None:
             return {p: (b, s) for p, b, s in self.db.execute("SELECT path, blob, stat FROM files")}
         found: dict[str, tuple[str, str | None]] = {}
-        wanted = list(paths)
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(list(paths)):
             query = f"SELECT path, blob, stat FROM files WHERE path IN ({marks})"
             found.update({p: (b, s) for p, b, s in self.db.execute(query, chunk)})
         return found
@@ -245,18 +243,14 @@ class SummaryStore:
     def delete(self, paths: Sequence[str]) -> None:
         if not self.db.execute("SELECT 1 FROM files LIMIT 1").fetchone():
             return  # a new store: nothing to delete
-        for start in range(0, len(paths), 500):
-            chunk = paths[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(paths):
             self.db.execute(f"DELETE FROM files WHERE path IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM refs WHERE path IN ({marks})", chunk)
 
     def ids_of(self, paths: Sequence[str]) -> set[str]:
         """The IDs the records at `paths` have."""
         found: set[str] = set()
-        for start in range(0, len(paths), 500):
-            chunk = paths[start : start + 500]
-            marks = ",".join("?" * len(chunk))
+        for chunk, marks in _in_chunks(paths):
             query = f"SELECT id FROM files WHERE path IN ({marks}) AND id != ''"
             found.update(i for (i,) in self.db.execute(query, chunk))
         return found
@@ -274,9 +268,7 @@ class SummaryStore:
             self.db.execute(exists)
             return
         for column, keys in (("path", list(paths)), ("value", sorted(set(values)))):
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
+            for chunk, marks in _in_chunks(keys):
                 self.db.execute(f"{exists} WHERE {column} IN ({marks})", chunk)
 
     def view(self, schemas: SchemaSet, read: Callable[[str], Record | None]) -> StoredSummaries:
@@ -393,7 +385,7 @@ def refresh(
         store.set_meta(
             tree=state.tree if state is not None else None,
             dirty=json.dumps(sorted(state.dirty)) if state is not None else None,
-            written_ns=str(_now_ns()),
+            written_ns=str(time.time_ns()),
         )
         store.db.execute("COMMIT")
     except BaseException:
@@ -413,10 +405,11 @@ def _names_in(text: str | None) -> set[str] | None:
     return set(names)
 
 
-def _now_ns() -> int:
-    import time
-
-    return time.time_ns()
+def _in_chunks(keys: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """`keys` 500 at a time, each with its `?,?,...` (SQLite caps a statement's parameters)."""
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        yield chunk, ",".join("?" * len(chunk))
 
 
 class StoredSummaries(SummaryIndex):

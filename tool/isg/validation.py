@@ -29,7 +29,7 @@ from isg.git_history import (
 from isg.governance import GOVERNANCE_RULES
 from isg.integrity import REGISTRY_RULES, member_emails
 from isg.lifecycle import check_lifecycle
-from isg.model import Finding, Record
+from isg.model import Finding
 from isg.record_cache import CACHE_DIR, cache_salt, current_files
 from isg.records import RECORDS_DIR, Registry, parse_registry, read_one, read_record
 from isg.schemas import SchemaSet, load_schemas
@@ -175,12 +175,11 @@ def validate_repository(
 
         return summarize_paths(str(root), todo, schemas, allowed, encode, progress=step)
 
-    def read(rel: str) -> Record | None:
-        return read_record(root, rel)
-
+    read = partial(read_record, root)
     base = base_commit(root, base_ref) if base_ref else None  # an unknown revision stops here
+    salt = cache_salt(root) if use_cache else ""
     for _ in range(2 if use_cache else 0):
-        store = SummaryStore.open(root, cache_salt(root))
+        store = SummaryStore.open(root, salt)
         if store is None:
             break
         with store:
