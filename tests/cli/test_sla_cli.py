@@ -303,6 +303,7 @@ def test_status_json_is_the_same_over_several_processes(
 
     broken = git_repo / "records" / "incidents" / "INC-2026-4ADP7.yaml"
     broken.write_text(broken.read_text().replace("impact: ", "impact: enormous-", 1))
+    monkeypatch.setenv("ISG_NO_CACHE", "1")  # both runs evaluate every incident
     args = ("sla", "status", "--evidence", "--at", FIXED_AT, "--format", "json")
     one = run_cli(*args, "--repo", str(git_repo))
     monkeypatch.setattr(run_module, "PARALLEL_FROM", 1)

@@ -291,12 +291,31 @@ _LOG_LINE = re.compile(
 )
 
 
-def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], FirstSeen]:
+FirstSeenMap = dict[tuple[str, str, datetime], FirstSeen]
+
+
+def first_recorded_milestones(root: Path) -> FirstSeenMap:
     """For each (incident ID, milestone key, instant): the first commit that recorded it.
 
     One `git log -p` pass over records/incidents, oldest first, reading only added lines of
     the milestones mapping (records are canonical, so a milestone is `  key: 'time'`).
     """
+    return read_milestone_log(root).found
+
+
+@dataclass(frozen=True)
+class MilestoneLog:
+    """What `read_milestone_log` read: up to which commit, and what it found there."""
+
+    head: str | None  # the commit read up to (None: the log was read by name, HEAD)
+    found: FirstSeenMap
+    top: Path
+    folder: str  # records/incidents, relative to the repository's top
+
+
+def milestone_log_place(root: Path) -> tuple[Path, str, str | None]:
+    """The repository's top, the incidents' folder in it, and the commit HEAD names (None
+    before the first commit)."""
     try:
         repo = git.Repo(root, search_parent_directories=True)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError):
@@ -305,6 +324,20 @@ def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], Fir
         ) from None
     top = Path(repo.working_tree_dir or root).resolve()
     folder = (Path(root).resolve() / RECORDS_DIR / "incidents").relative_to(top).as_posix()
+    return top, folder, _git(top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+
+
+def read_milestone_log(
+    root: Path, since: str | None = None, head: str | None = None
+) -> MilestoneLog:
+    """The first commits recording each milestone (see `first_recorded_milestones`), in the
+    history of HEAD (or of `head`, a commit ID), or only in the commits after `since`
+    (for a caller that has read up to `since` and checked `grows_linearly` from it)."""
+    top, folder, current = milestone_log_place(root)
+    # Read up to a commit named by its ID, so that the caller knows exactly what was read
+    # even if HEAD moves meanwhile; an unborn HEAD is left to git log to report.
+    head = head or current
+    revisions = [f"{since}..{head}" if since else head] if head else []
     command = [
         "git",
         "-C",
@@ -317,6 +350,7 @@ def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], Fir
         "--no-color",
         "--no-ext-diff",
         "--format=%x00%H %cI",
+        *revisions,
         "--",
         folder,
     ]
@@ -324,7 +358,7 @@ def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], Fir
     if done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip()
         raise RegistryError(f"git log failed: {message}")
-    found: dict[tuple[str, str, datetime], FirstSeen] = {}
+    found: FirstSeenMap = {}
     commit: FirstSeen | None = None
     incident = ""
     times: dict[bytes, datetime | None] = {}  # the same instant is written many times
@@ -340,7 +374,19 @@ def first_recorded_milestones(root: Path) -> dict[tuple[str, str, datetime], Fir
             instant = times[value]
             if instant is not None:
                 found.setdefault((incident, key.decode(), instant), commit)
-    return found
+    return MilestoneLog(head, found, top, folder)
+
+
+def grows_linearly(top: Path, old: str, new: str) -> bool:
+    """Whether `new` is `old` plus commits without merges. Then `git log --reverse` of `new`
+    is that of `old` followed by the new commits, so what was first recorded by `old` stays
+    first. (A merge can bring in older commits that git log sorts among the old ones.)"""
+    if old == new:
+        return True
+    if _git(top, "merge-base", "--is-ancestor", old, new) is None:
+        return False
+    merges = _git(top, "rev-list", "--merges", "--count", f"{old}..{new}")
+    return merges == "0"
 
 
 def _instant(text: bytes) -> datetime | None:

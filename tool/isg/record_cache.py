@@ -1,11 +1,12 @@
 """What isg remembers between runs in `.isg/cache/`, and how it tells that a file changed.
 
-Two caches live there: validation's summaries (summary_store.py, SQLite) and, here, the data
-of each record for the commands that read records rather than check them (sla, site,
-reports: `load_registry`, `.isg/cache/records.json`). Both are keyed by `cache_salt` -- the
-schemas' and the `isg` package's own bytes -- so editing a schema or upgrading isg starts
-afresh, and neither is used when git tracks anything under `.isg/` (a pull request could
-plant a cache that hides findings).
+Three caches live there: validation's summaries (summary_store.py, SQLite), the SLA
+store's history and closed incidents' lines (sla/memory.py, SQLite) and, here, the data of
+each record for the commands that read records rather than check them (sla, site, reports:
+`load_registry`, `.isg/cache/records.json`). All are keyed by `cache_salt` -- the schemas'
+and the `isg` package's own bytes -- so editing a schema or upgrading isg starts afresh, and
+none is used when git tracks anything under `.isg/` (a pull request could plant a cache
+that hides findings). The SQLite ones open through `open_database`.
 
 Here, a file is known by its git blob where git vouches for it (three git listings in C),
 else by its size, modification time and inode; like git's index, an entry written less than
@@ -20,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import stat as stat_module
 import subprocess
 import time
@@ -232,6 +234,65 @@ def cache_is_tracked(root: Path) -> bool:
     return done.returncode == 0 and bool(done.stdout)
 
 
+def open_database(
+    root: Path, name: str, schema: str, version: str, *, legacy: tuple[str, ...] = ()
+) -> sqlite3.Connection | None:
+    """The SQLite database `name` under `root/.isg/cache`, laid out by `schema` and emptied if
+    it was made for another `version` (a format and a salt); None when the cache must not be
+    used (git tracks it) or cannot be (read-only folder, a file SQLite cannot use twice).
+    `legacy`: files of earlier versions, removed when seen."""
+    if cache_is_tracked(root):
+        return None
+    folder = root / CACHE_DIR
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_ignore_file(folder)
+        for old in legacy:
+            (folder / old).unlink(missing_ok=True)
+    except OSError:
+        return None
+    path = folder / name
+    for attempt in (1, 2):
+        try:
+            return connect_database(path, schema, version)
+        except sqlite3.Error:
+            if attempt == 2:
+                return None
+            try:  # not a database SQLite can use: start again
+                path.unlink(missing_ok=True)
+            except OSError:
+                return None
+    return None
+
+
+def connect_database(path: Path | str, schema: str, version: str) -> sqlite3.Connection:
+    """A connection to the database at `path` (or ":memory:"), reset to `schema` (which must
+    create `meta (key, value)`) unless it was made for `version`. Raises sqlite3.Error."""
+    db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    try:
+        # A database is data, but its schema can name functions: trust none of it.
+        db.execute("PRAGMA trusted_schema = OFF")
+        db.execute("PRAGMA cell_size_check = ON")
+        db.execute("PRAGMA synchronous = OFF")  # a cache: a crash may lose it, not corrupt it
+        db.execute("PRAGMA journal_mode = DELETE")
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        except sqlite3.OperationalError:  # no table yet
+            row = None
+        if row is None or row[0] != version:
+            # Interrupted, it is reset again: the version is written last.
+            for (table,) in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            ).fetchall():
+                db.execute(f'DROP TABLE IF EXISTS "{table}"')
+            db.executescript(schema)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
+        return db
+    except sqlite3.Error:
+        db.close()
+        raise
+
+
 def write_ignore_file(folder: Path) -> None:
     """Keep the cache out of commits."""
     ignore = folder / ".gitignore"
@@ -253,11 +314,12 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
     listing = current_files(root)
     records: list[Record] = []
     valid: set[str] = set()
+    blobs: dict[str, str] = {}
     unread: dict[str, bytes] = {}
     for rel, (stat, blob) in listing.items():
         row = cache.row(rel, stat, blob)
         if row is not None and len(row) == 5:
-            _, is_valid, _, data, first_line = row
+            _, is_valid, blobs[rel], data, first_line = row
             kind = KIND_BY_DIRECTORY[rel.split("/")[1]]
             document = Document(data, first_line=first_line, locate=_locator(root, rel))
             records.append(Record(kind, rel, document))
@@ -271,7 +333,7 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
         if is_valid:
             valid.add(record.path)
         records.append(record)
-        digest = blob_id(unread[record.path])
+        digest = blobs[record.path] = blob_id(unread[record.path])
         row = [record.path, is_valid, digest, record.data, record.document.first_line]
         cache.remember(row, listing[record.path][0])
     cache.forget_missing(set(listing))
@@ -282,6 +344,7 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
         load_findings=fresh.load_findings,
         attachments=fresh.attachments,  # never cached: read every time (a few patch files)
         valid_paths=frozenset(valid),
+        blobs=blobs,
     )
 
 

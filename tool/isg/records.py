@@ -30,6 +30,8 @@ class Registry:
     attachments: set[str] = field(default_factory=set)
     # Paths of the schema-valid records, when the loader already knows (record_cache).
     valid_paths: frozenset[str] | None = None
+    # The git blob id of each record's file by path, when the loader knows it (record_cache).
+    blobs: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         self._index: dict[tuple[str, str], Record] = {}

@@ -42,13 +42,7 @@ from typing import Any
 from isg.git_history import OBJECT_ID, WorkTree, work_tree
 from isg.integrity import KEPT_FIELDS
 from isg.model import Finding, Record
-from isg.record_cache import (
-    CACHE_DIR,
-    RACY_NS,
-    cache_is_tracked,
-    current_files,
-    write_ignore_file,
-)
+from isg.record_cache import RACY_NS, connect_database, current_files, open_database
 from isg.records import file_stem, read_one
 from isg.schemas import SchemaSet
 from isg.summaries import (
@@ -126,61 +120,12 @@ class SummaryStore:
     def open(cls, root: Path, salt: str) -> SummaryStore | None:
         """The store under `root` for `salt`, emptied if it was made for another; None when
         the cache must not be used (git tracks it) or cannot be (read-only folder...)."""
-        if cache_is_tracked(root):
-            return None
-        folder = root / CACHE_DIR
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            write_ignore_file(folder)
-            for name in LEGACY_FILES:
-                (folder / name).unlink(missing_ok=True)
-        except OSError:
-            return None
-        path = folder / STORE_FILE
-        for attempt in (1, 2):
-            try:
-                return cls._connect(path, salt)
-            except sqlite3.Error:
-                if attempt == 2:
-                    return None
-                try:  # not a database SQLite can use: start again
-                    path.unlink(missing_ok=True)
-                except OSError:
-                    return None
-        return None
+        db = open_database(root, STORE_FILE, _SCHEMA, f"{FORMAT} {salt}", legacy=LEGACY_FILES)
+        return cls(db) if db is not None else None
 
     @classmethod
     def in_memory(cls, salt: str = "") -> SummaryStore:
-        return cls._connect(":memory:", salt)
-
-    @classmethod
-    def _connect(cls, path: Path | str, salt: str) -> SummaryStore:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        try:
-            # A database is data, but its schema can name functions: trust none of it.
-            db.execute("PRAGMA trusted_schema = OFF")
-            db.execute("PRAGMA cell_size_check = ON")
-            db.execute("PRAGMA synchronous = OFF")  # a cache: a crash may lose it, not corrupt it
-            db.execute("PRAGMA journal_mode = DELETE")
-            store = cls(db)
-            if store.meta("salt") != salt or store.meta("format") != FORMAT:
-                store._reset(salt)
-            return store
-        except sqlite3.Error:
-            db.close()
-            raise
-
-    def _reset(self, salt: str) -> None:
-        """Empty the database and lay out the tables (interrupted, it is reset again: the
-        salt is written last)."""
-        db = self.db
-        for (name,) in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        ).fetchall():
-            db.execute(f'DROP TABLE IF EXISTS "{name}"')
-        db.executescript(_SCHEMA)
-        self.set_meta(format=FORMAT)
-        self.set_meta(salt=salt)
+        return cls(connect_database(":memory:", _SCHEMA, f"{FORMAT} {salt}"))
 
     def close(self) -> None:
         self.db.close()

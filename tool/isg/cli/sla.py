@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 import click
@@ -23,17 +22,16 @@ from isg.cli.common import (
 )
 from isg.errors import UsageError
 from isg.git_history import first_recorded_milestones
-from isg.model import FirstSeen, Record
 from isg.records import Registry
 from isg.schemas import load_schemas
 from isg.sla.chart import render_sla_svg
 from isg.sla.clock import Pause, compute_deadline, ledger
-from isg.sla.context import SlaContext, build_context
+from isg.sla.context import build_context
 from isg.sla.durations import parse_duration
-from isg.sla.incident import LATE_STATES, IncidentStatus
+from isg.sla.incident import LATE_STATES
+from isg.sla.memory import status_json_lines
 from isg.sla.output import (
     describe_priority,
-    incident_json,
     json_document,
     ledger_text,
     retrospective_text,
@@ -42,13 +40,7 @@ from isg.sla.output import (
     watch_text,
 )
 from isg.sla.policy import compute_priority, select_policy
-from isg.sla.run import (
-    SlaRun,
-    collect_evidence,
-    encode_incidents,
-    evaluate_registry,
-    incident_evidence,
-)
+from isg.sla.run import SlaRun, collect_evidence, evaluate_registry
 
 LEVEL = click.Choice(["high", "medium", "low"])
 WATCH_EXIT_PRIORITIES = (1, 2)
@@ -210,45 +202,27 @@ def status_command(
 
 def _status_json(repo: Path | None, at: str | None, ids: tuple[str, ...], evidence: bool) -> None:
     """The JSON document, written as incidents are evaluated (over several processes when
-    there are many); git's history is read while the records load."""
+    there are many), reusing what the SLA store kept of closed incidents (isg.sla.memory)."""
     now = parse_at(at)
     root = registry_root(repo)
-    with ThreadPoolExecutor(1) as pool:
-        history = pool.submit(first_recorded_milestones, root) if evidence else None
-        registry = load_registry(root)
-        first_seen = history.result() if history is not None else None
     progress = Progress("isg sla: evaluating incidents")
     skipped: list[str] = []
+    use_cache = os.environ.get("ISG_NO_CACHE") != "1"
 
     def lines() -> Iterator[str]:
-        encode = partial(_json_line, first_seen=first_seen)
-        schemas = load_schemas(root)
-        for text, skip in encode_incidents(
-            registry, schemas, now=now, ids=ids, encode=encode, progress=progress
+        for item in status_json_lines(
+            root, now=now, evidence=evidence, ids=ids, use_cache=use_cache, progress=progress
         ):
-            if text is not None:
-                yield text
-            elif skip is not None:
-                skipped.append(skip)
+            if item.text is not None:
+                yield item.text
+            elif item.skip is not None:
+                skipped.append(item.skip)
 
     for chunk in json_document(lines(), now):
         click.echo(chunk, nl=False)
     progress.finish()
     for line in skipped:
         click.echo(line, err=True)
-
-
-def _json_line(
-    status: IncidentStatus,
-    record: Record,
-    context: SlaContext,
-    *,
-    first_seen: dict[tuple[str, str, datetime], FirstSeen] | None,
-) -> str:
-    proof = None
-    if first_seen is not None:
-        proof = incident_evidence(status, record, context, first_seen)
-    return incident_json(status, proof)
 
 
 @sla_group.command("explain")

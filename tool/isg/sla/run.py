@@ -78,7 +78,7 @@ def evaluate_registry(
             run.selected.append(record.id)
             continue
         reuse = known.get(record.id) if known else None
-        if reuse is not None and _closed_by(record, now):
+        if reuse is not None and closed_by(record, now):
             run.statuses.append(reuse)
             continue
         try:
@@ -88,7 +88,8 @@ def evaluate_registry(
     return run
 
 
-def _closed_by(record: Record, now: datetime) -> bool:
+def closed_by(record: Record, now: datetime) -> bool:
+    """Whether the incident is closed by `now`: then nothing in its status depends on `now`."""
     milestones = record.data.get("milestones")
     closed = parse_time(milestones.get("closed")) if isinstance(milestones, dict) else None
     return record.data.get("status") == "closed" and closed is not None and closed <= now
@@ -139,6 +140,16 @@ _WORKER: dict[str, Any] = {}
 Encode = Callable[[IncidentStatus, Record, SlaContext], str]
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """One incident's text as `encode_incidents` made it, or why it was skipped."""
+
+    record: Record | None  # None for a record skipped before evaluation (invalid)
+    text: str | None
+    skip: str | None
+    reused: bool = False  # the text came from `known`
+
+
 def encode_incidents(
     registry: Registry,
     schemas: SchemaSet,
@@ -146,10 +157,12 @@ def encode_incidents(
     now: datetime,
     encode: Encode,
     ids: Sequence[str] = (),
+    known: Mapping[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> Iterator[tuple[str | None, str | None]]:
-    """(encode(status, record, context), None) for each incident evaluated at `now`, or
-    (None, why it was skipped), in ID order, as `evaluate_registry` would evaluate them.
+) -> Iterator[Encoded]:
+    """encode(status, record, context) for each incident evaluated at `now`, or why it was
+    skipped, in ID order, as `evaluate_registry` would evaluate them; for an incident in
+    `known`, that text, without evaluating it.
 
     The point is the output, not the statuses: with many incidents the evaluation and the
     encoding are shared out over forked processes, which send back only text (sending the
@@ -157,40 +170,51 @@ def encode_incidents(
     """
     run = evaluate_registry(registry, schemas, now=now, ids=ids, known={}, select_only=True)
     for reason in run.skipped:
-        yield None, reason
+        yield Encoded(None, None, reason)
+    known = known or {}
     records = [registry.get("incident", rid) for rid in run.selected]
+    todo = [record for record in records if record is not None and record.id not in known]
+    fresh = _encoded(todo, run.context, now, encode)
+    for number, record in enumerate(records, start=1):
+        assert record is not None
+        if progress and (number % 500 == 0 or number == len(records)):
+            progress(number, len(records))
+        if record.id in known:
+            yield Encoded(record, known[record.id], None, reused=True)
+        else:
+            text, skip = next(fresh)
+            yield Encoded(record, text, skip)
+
+
+def _encoded(
+    records: list[Record], context: SlaContext, now: datetime, encode: Encode
+) -> Iterator[tuple[str | None, str | None]]:
+    """(text, None) or (None, why skipped) for each record, in order; over forked processes
+    when there are many."""
     workers = min(os.cpu_count() or 1, 8)
     if (
         len(records) < PARALLEL_FROM
         or workers < 2
         or "fork" not in multiprocessing.get_all_start_methods()
     ):
-        _WORKER.update(context=run.context, now=now, encode=encode)
-        for number, record in enumerate(records, start=1):
-            if progress and (number % 500 == 0 or number == len(records)):
-                progress(number, len(records))
+        _WORKER.update(context=context, now=now, encode=encode)
+        for record in records:
             yield _encode_one(record)
         return
     # The workers inherit the records (fork) and are sent only where their chunk starts.
     starts = range(0, len(records), CHUNK)
-    done = 0
     gc.freeze()  # see summaries.summarize_paths: keeps the workers from copying our memory
     try:
-        context = multiprocessing.get_context("fork")
-        setup = (records, run.context, now, encode)
-        with context.Pool(workers, _init_worker, setup) as pool:
+        pool_context = multiprocessing.get_context("fork")
+        setup = (records, context, now, encode)
+        with pool_context.Pool(workers, _init_worker, setup) as pool:
             for lines in pool.imap(_encode_chunk, starts):
-                done += len(lines)
-                if progress:
-                    progress(done, len(records))
                 yield from lines
     finally:
         gc.unfreeze()
 
 
-def _init_worker(
-    records: list[Record | None], context: SlaContext, now: datetime, encode: Encode
-) -> None:
+def _init_worker(records: list[Record], context: SlaContext, now: datetime, encode: Encode) -> None:
     _WORKER.update(records=records, context=context, now=now, encode=encode)
 
 
@@ -198,8 +222,7 @@ def _encode_chunk(start: int) -> list[tuple[str | None, str | None]]:
     return [_encode_one(record) for record in _WORKER["records"][start : start + CHUNK]]
 
 
-def _encode_one(record: Record | None) -> tuple[str | None, str | None]:
-    assert record is not None
+def _encode_one(record: Record) -> tuple[str | None, str | None]:
     try:
         status = evaluate_incident(record.data, _WORKER["context"], now=_WORKER["now"])
     except IsgError as exc:

@@ -1,0 +1,209 @@
+"""The SLA store against the definition: through commits, uncommitted edits, a merge that
+changes which commit first recorded a time, a reset, a calendar change and an earlier `--at`,
+`sla status --format json` with the store prints byte for byte what it prints without one,
+and evaluates only the incidents it must."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from conftest import FIXED_AT, FIXED_NOW, RunCli, git
+from isg.record_cache import CACHE_DIR
+from isg.sla import memory as memory_module
+from isg.sla.memory import STORE_FILE, status_json_lines
+from isg.sla.output import json_document
+
+INCIDENTS = "records/incidents"
+CLOSED = 19  # of the 33 embedded incidents, closed by FIXED_NOW
+OPEN = 14
+ALL = CLOSED + OPEN
+
+
+def _document(root: Path, *, use_cache: bool, evidence: bool = True, now: datetime = FIXED_NOW):
+    """(the JSON document, how many incidents were evaluated rather than reused)."""
+    items = list(status_json_lines(root, now=now, evidence=evidence, use_cache=use_cache))
+    text = "".join(json_document((i.text for i in items if i.text is not None), now))
+    return text, sum(1 for i in items if i.text is not None and not i.reused)
+
+
+def _same(root: Path, evaluated: int, **kw: object) -> str:
+    """The document with the store equals the one without; `evaluated` were worked out."""
+    remembered, count = _document(root, use_cache=True, **kw)  # type: ignore[arg-type]
+    definition, _ = _document(root, use_cache=False, **kw)  # type: ignore[arg-type]
+    assert remembered == definition
+    assert count == evaluated
+    return remembered
+
+
+def _edit(root: Path, rel: str, old: str, new: str) -> None:
+    path = root / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (rel, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _commit(root: Path, message: str, date: str) -> None:
+    git(root, "add", "-A", date=date)
+    git(root, "commit", "-qm", message, date=date)
+
+
+def _evidence_of(document: str, incident: str, milestone: str) -> dict[str, object]:
+    found = next(i for i in json.loads(document)["incidents"] if i["id"] == incident)
+    return next(m for m in found["milestones"] if m["milestone"] == milestone)["evidence"]
+
+
+CLOSED_ONE = f"{INCIDENTS}/INC-2025-04AVC.yaml"
+CLOSED_TWO = f"{INCIDENTS}/INC-2025-1DD6C.yaml"
+OPEN_ONE = f"{INCIDENTS}/INC-2026-4ADP7.yaml"
+
+
+def test_the_store_answers_as_a_full_run_through_a_history(git_repo: Path) -> None:
+    root = git_repo
+    _same(root, ALL)  # the first run fills the store
+    _same(root, OPEN)  # nothing changed: closed incidents come from the store
+
+    _edit(root, OPEN_ONE, "title: ", "title: Still open, ")
+    _commit(root, "an open incident edited", "2026-11-21T10:00:00+00:00")
+    _same(root, OPEN)  # a new commit, read on its own
+
+    _edit(root, CLOSED_ONE, "title: ", "title: Renamed, ")
+    _same(root, OPEN + 1)  # uncommitted: its file's blob changed
+    _commit(root, "a closed incident renamed", "2026-11-21T11:00:00+00:00")
+    _same(root, OPEN)  # committed as it was: the line kept for that blob still holds
+
+    # A time rewritten on main, then the same time recorded on a branch dated earlier:
+    # after the merge the branch's commit is first (git log follows the branch, whose tree
+    # the merge kept), so the incident's evidence changes though its file did not.
+    git(root, "branch", "side", "HEAD")
+    _edit(
+        root,
+        CLOSED_ONE,
+        "knowledge_documented: '2025-07-14T09:10:00+02:00'",
+        "knowledge_documented: '2025-07-14T10:10:00+02:00'",
+    )
+    _commit(root, "closing corrected on main", "2026-11-23T10:00:00+00:00")
+    on_main = _same(root, OPEN + 1)
+    git(root, "checkout", "-q", "side")
+    _edit(
+        root,
+        CLOSED_ONE,
+        "knowledge_documented: '2025-07-14T09:10:00+02:00'",
+        "knowledge_documented: '2025-07-14T10:10:00+02:00'",
+    )
+    _edit(root, CLOSED_TWO, "title: ", "title: Side, ")
+    _commit(root, "the same correction, earlier, on a branch", "2026-11-22T10:00:00+00:00")
+    git(root, "checkout", "-q", "main")
+    git(root, "merge", "-q", "--no-edit", "side", date="2026-11-24T10:00:00+00:00")
+    merged = _same(root, OPEN + 2)  # CLOSED_ONE (evidence) and CLOSED_TWO (its file)
+    assert _evidence_of(on_main, "INC-2025-04AVC", "knowledge_documented")[
+        "committed_at"
+    ].startswith("2026-11-23")
+    assert _evidence_of(merged, "INC-2025-04AVC", "knowledge_documented")[
+        "committed_at"
+    ].startswith("2026-11-22")
+    _same(root, OPEN)
+
+    git(root, "reset", "-q", "--hard", "HEAD~1")  # the store is ahead of HEAD
+    _same(root, OPEN + 2)
+
+    # A closure in a State's calendar: every deadline may move, nothing is reused.
+    _edit(
+        root,
+        "records/states/NL.yaml",
+        "  closures:\n",
+        "  closures:\n  - date: '2025-07-01'\n    reason: Strike\n",
+    )
+    _same(root, ALL)
+    _same(root, OPEN)
+
+    # Looked at before it closed, an incident is evaluated at that time, not reused: only
+    # the five closed before 2025-07-14T13:10+02:00 (INC-2025-04AVC's closing) are.
+    before = datetime.fromisoformat("2025-07-14T13:09:00+02:00")
+    assert _closed_before(root, before) == 5
+    _same(root, ALL - 5, now=before)
+
+    _same(root, ALL, evidence=False)  # lines without evidence are kept apart
+    _same(root, OPEN, evidence=False)
+
+
+def _closed_before(root: Path, moment: datetime) -> int:
+    closings = [
+        datetime.fromisoformat(line.split("'")[1])
+        for path in (root / INCIDENTS).glob("*.yaml")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("  closed: ")
+    ]
+    return sum(1 for closing in closings if closing <= moment)
+
+
+def _store(root: Path) -> Path:
+    return root / CACHE_DIR / STORE_FILE
+
+
+def test_a_broken_store_is_replaced_and_a_planted_one_never_read(git_repo: Path) -> None:
+    expected, _ = _document(git_repo, use_cache=False)
+    _store(git_repo).parent.mkdir(parents=True)
+    _store(git_repo).write_bytes(b"not a database" * 100)
+    assert _document(git_repo, use_cache=True) == (expected, ALL)
+    assert _document(git_repo, use_cache=True) == (expected, OPEN)
+
+    # A line planted in the store of a repository whose .isg/ git tracks is never used.
+    db = sqlite3.connect(_store(git_repo))
+    db.execute("UPDATE lines SET line = '{\"planted\": true}'")
+    db.commit()
+    db.close()
+    git(git_repo, "add", "-f", ".isg")
+    git(git_repo, "commit", "-qm", "a cache, committed")
+    assert _document(git_repo, use_cache=True) == (expected, ALL)
+    git(git_repo, "rm", "-rq", "--cached", ".isg")
+    git(git_repo, "commit", "-qm", "cache untracked again")
+    planted, _ = _document(git_repo, use_cache=True)
+    assert '"planted"' in planted  # the lie would have been told: the check above matters
+
+
+def test_a_store_failing_mid_run_falls_back_to_the_full_answer(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected, _ = _document(git_repo, use_cache=False)
+    _document(git_repo, use_cache=True)
+
+    def fail(*args: object) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    for method in ("update_history", "lines", "first_seen", "keep"):
+        with monkeypatch.context() as patch:
+            patch.setattr(memory_module.SlaMemory, method, fail)
+            assert _document(git_repo, use_cache=True)[0] == expected, method
+
+
+def test_the_cli_uses_the_store_unless_told_not_to(
+    run_cli: RunCli, git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ("sla", "status", "--evidence", "--at", FIXED_AT, "--format", "json")
+    first = run_cli(*args, "--repo", str(git_repo))
+    assert first.exit_code == 0 and _store(git_repo).exists()
+    with sqlite3.connect(_store(git_repo)) as db:
+        assert db.execute("SELECT count(*) FROM lines").fetchone() == (CLOSED,)
+        db.execute("UPDATE lines SET line = '{\"stale\": true}'")
+    assert '"stale"' in run_cli(*args, "--repo", str(git_repo)).stdout  # read from the store
+    monkeypatch.setenv("ISG_NO_CACHE", "1")
+    assert run_cli(*args, "--repo", str(git_repo)).stdout == first.stdout
+
+
+def test_closed_lines_do_not_depend_on_when_they_are_looked_at(git_repo: Path) -> None:
+    """The ground the store stands on: a closed incident's line is the same a day and ten
+    years after the closing."""
+    later = FIXED_NOW + timedelta(days=3650)
+    soon, _ = _document(git_repo, use_cache=False)
+    far, _ = _document(git_repo, use_cache=False, now=later)
+    closed = [
+        (a, b)
+        for a, b in zip(json.loads(soon)["incidents"], json.loads(far)["incidents"], strict=True)
+        if a["status"] == "closed"
+    ]
+    assert len(closed) == CLOSED and all(a == b for a, b in closed)

@@ -1,0 +1,378 @@
+"""What `isg sla status --format json` remembers between runs: `.isg/cache/sla.sqlite`.
+
+An incident's JSON line is a function of its record, the calendars and policies (the State,
+organisation and service-level records), isg's code and the holiday and time-zone data it
+counts with, `now` -- and, with `--evidence`, of the first commit that recorded each of its
+milestone times. Once an incident is closed (by `now`), nothing in it depends on `now` any
+more (every clock ends at the closing; `evaluate_registry` reuses statuses on the same
+ground). Over the years most incidents are closed, so the store keeps:
+
+* `seen`: the first commit recording each (incident, milestone key, instant), as read from
+  git's history up to the commit in `meta.tip`. A later run reads only the commits after the
+  tip when HEAD grew from it without merges (`git_history.grows_linearly`: then the old
+  first commits stay first), else the whole log again; either way it learns which
+  incidents' rows changed, and drops their evidence lines in the same transaction.
+* `lines`: the JSON line of each closed incident, with the blob id of the file it was made
+  from, for runs with and without evidence, under `meta.context`: a digest of the
+  foundation records, the schemas, isg's code and the holiday and zone data versions.
+
+A line is reused when the incident's file has the same blob, the incident is closed by `now`
+and the context is the same; the output is then byte for byte that of a run without the
+store (tests/unit/test_sla_memory.py replays a git history to prove it). Only open and
+changed incidents are evaluated, and only new commits read.
+
+Like validation's store (summary_store.py): never used when git tracks `.isg/`, replaced
+when SQLite cannot read it, data only (JSON text, never code), written in transactions; any
+SQLite error mid-run drops the store for that run and the answer is worked out in full.
+`ISG_NO_CACHE=1` skips it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import sqlite3
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from importlib import metadata
+from pathlib import Path
+
+from isg.git_history import (
+    OBJECT_ID,
+    FirstSeenMap,
+    MilestoneLog,
+    grows_linearly,
+    milestone_log_place,
+    read_milestone_log,
+)
+from isg.model import FirstSeen, Record
+from isg.record_cache import cache_salt, load_registry, open_database
+from isg.records import Registry
+from isg.schemas import load_schemas
+from isg.sla.context import SlaContext
+from isg.sla.incident import IncidentStatus
+from isg.sla.output import incident_json
+from isg.sla.run import FOUNDATION_KINDS, Encoded, closed_by, encode_incidents, incident_evidence
+
+STORE_FILE = "sla.sqlite"
+ZERO = timedelta(0)
+FORMAT = "1"
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE seen (
+    incident TEXT NOT NULL,
+    key TEXT NOT NULL,
+    instant TEXT NOT NULL,   -- the milestone's time, in UTC (the same instant, any offset)
+    commit_id TEXT NOT NULL,
+    committed TEXT NOT NULL, -- the commit's time as git wrote it
+    PRIMARY KEY (incident, key, instant)
+);
+CREATE TABLE lines (
+    incident TEXT NOT NULL,
+    evidence INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    line TEXT NOT NULL,
+    PRIMARY KEY (incident, evidence)
+);
+"""
+SeenRow = tuple[str, str, str, str, str]
+
+
+class SlaMemory:
+    """The store of one registry (see the module docstring)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+        self.tip: str | None = None  # the commit the `seen` rows were read up to, this run
+        self.changed: set[str] = set()  # the incidents whose `seen` rows changed, this run
+
+    @classmethod
+    def open(cls, root: Path) -> SlaMemory | None:
+        db = open_database(root, STORE_FILE, _SCHEMA, f"{FORMAT} {cache_salt(root)}")
+        return cls(db) if db is not None else None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    # --- git's history ------------------------------------------------------------------------
+
+    def update_history(self, root: Path) -> FirstSeenMap | None:
+        """Bring `seen` up to HEAD, reading only the commits since the last run where that
+        gives the same answer as reading them all. Returns the whole first-seen map when it
+        had to read the whole history (else None: ask `first_seen`); `changed` names the
+        incidents whose rows changed."""
+        top, folder, head = milestone_log_place(root)
+        tip = self._meta("tip")
+        place = f"{top}\0{folder}"
+        linear = (
+            head is not None
+            and tip is not None
+            and OBJECT_ID.fullmatch(tip) is not None
+            and self._meta("place") == place
+            and grows_linearly(top, tip, head)
+        )
+        if linear and tip == head:
+            self.tip, self.changed = head, set()
+            return None
+        log = read_milestone_log(root, since=tip if linear else None, head=head)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            changed = self._add_seen(log) if linear else self._replace_seen(log)
+            for chunk, marks in _in_chunks(sorted(changed)):
+                query = f"DELETE FROM lines WHERE evidence = 1 AND incident IN ({marks})"
+                self.db.execute(query, chunk)
+            if log.head is not None:
+                self._set_meta("tip", log.head)
+                self._set_meta("place", place)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.tip, self.changed = log.head, changed
+        return None if linear else log.found
+
+    def _add_seen(self, log: MilestoneLog) -> set[str]:
+        """The rows of new commits on top of the tip: only what was never seen before."""
+        rows = _seen_rows(log.found)
+        known = {row[:3] for row in self._seen_of({row[0] for row in rows})}
+        new = [row for row in rows if row[:3] not in known]
+        self.db.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", new)
+        return {row[0] for row in new}
+
+    def _replace_seen(self, log: MilestoneLog) -> set[str]:
+        """The whole history read again: replace the rows of the incidents that differ."""
+        rows = _seen_rows(log.found)
+        if self.db.execute("SELECT 1 FROM seen LIMIT 1").fetchone() is None:  # the first run
+            self.db.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", rows)
+            return {row[0] for row in rows}
+        new: dict[str, set[SeenRow]] = {}
+        for row in rows:
+            new.setdefault(row[0], set()).add(row)
+        old: dict[str, set[SeenRow]] = {}
+        for row in self.db.execute("SELECT * FROM seen"):
+            old.setdefault(row[0], set()).add(row)
+        changed = {i for i in new.keys() | old.keys() if new.get(i) != old.get(i)}
+        for chunk, marks in _in_chunks(sorted(changed)):
+            self.db.execute(f"DELETE FROM seen WHERE incident IN ({marks})", chunk)
+        rows = [row for incident in sorted(changed) for row in sorted(new.get(incident, ()))]
+        self.db.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", rows)
+        return changed
+
+    def _seen_of(self, incidents: Iterable[str]) -> list[SeenRow]:
+        found: list[SeenRow] = []
+        for chunk, marks in _in_chunks(sorted(incidents)):
+            query = f"SELECT * FROM seen WHERE incident IN ({marks})"
+            found.extend(self.db.execute(query, chunk))
+        return found
+
+    def first_seen(self, incidents: Iterable[str]) -> FirstSeenMap:
+        """What `first_recorded_milestones` says of these incidents (history as updated)."""
+        found: FirstSeenMap = {}
+        commits: dict[str, FirstSeen] = {}
+        for incident, key, instant, commit, committed in self._seen_of(incidents):
+            first = commits.get(commit)
+            if first is None:
+                first = commits[commit] = FirstSeen(commit, datetime.fromisoformat(committed))
+            found[(incident, key, datetime.fromisoformat(instant))] = first
+        return found
+
+    # --- lines --------------------------------------------------------------------------------
+
+    def use_context(self, digest: str) -> None:
+        """Forget every line if they were made under another context."""
+        if self._meta("context") != digest:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM lines")
+            self._set_meta("context", digest)
+            self.db.execute("COMMIT")
+
+    def lines(self, evidence: bool, blobs: Mapping[str, str]) -> dict[str, str]:
+        """The lines kept for incidents whose file is still `blobs[incident]`."""
+        query = "SELECT incident, blob, line FROM lines WHERE evidence = ?"
+        return {
+            incident: line
+            for incident, blob, line in self.db.execute(query, (int(evidence),))
+            if blobs.get(incident) == blob
+        }
+
+    def keep(
+        self, evidence: bool, rows: Sequence[tuple[str, str, str]], context: str, tip: str | None
+    ) -> None:
+        """Keep (incident, blob, line) rows made under `context` (and, with evidence, from the
+        history up to `tip`) unless another run has moved either on meanwhile."""
+        if not rows:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._meta("context") == context and (not evidence or self._meta("tip") == tip):
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?)",
+                    [(incident, int(evidence), blob, line) for incident, blob, line in rows],
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+
+def _seen_rows(found: FirstSeenMap) -> list[SeenRow]:
+    commits: dict[FirstSeen, str] = {}  # a commit records many milestones: format it once
+    rows = []
+    for (incident, key, instant), first in found.items():
+        committed = commits.get(first)
+        if committed is None:
+            committed = commits[first] = first.committed_at.isoformat()
+        utc = instant if instant.utcoffset() == ZERO else instant.astimezone(UTC)
+        rows.append((incident, key, utc.isoformat(), first.commit, committed))
+    return rows
+
+
+def _in_chunks(values: Sequence[str], size: int = 500) -> Iterator[tuple[Sequence[str], str]]:
+    for start in range(0, len(values), size):
+        chunk = values[start : start + size]
+        yield chunk, ",".join("?" * len(chunk))
+
+
+def context_digest(root: Path, registry: Registry) -> str | None:
+    """What every line depends on besides its incident: the foundation records (by blob), the
+    schemas and isg's code (`cache_salt`), and the holiday and zone data. None when the
+    registry's loader did not know the blobs."""
+    if registry.blobs is None:
+        return None
+    digest = hashlib.sha1(cache_salt(root).encode(), usedforsecurity=False)
+    for kind in FOUNDATION_KINDS:
+        for record in registry.of_kind(kind):
+            digest.update(f"{record.path}\0{registry.blobs.get(record.path)}\0".encode())
+    digest.update(f"{sys.version}\0{_data_versions()}".encode())
+    return digest.hexdigest()
+
+
+def _data_versions() -> str:
+    """The versions of the holiday and time-zone data every deadline is counted with."""
+    found = []
+    for package in ("holidays", "tzdata"):
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{package} -")
+    try:  # the system's zone data, when Python uses it: its first line names the release
+        with open("/usr/share/zoneinfo/tzdata.zi", "rb") as handle:
+            found.append(handle.readline(64).decode("ascii", "replace").strip())
+    except OSError:
+        found.append("no system tzdata.zi")
+    return "; ".join(found)
+
+
+# --- the JSON document, remembered ---------------------------------------------------------
+
+
+def json_line(
+    status: IncidentStatus,
+    record: Record,
+    context: SlaContext,
+    *,
+    first_seen: FirstSeenMap | None,
+) -> str:
+    """One incident's line of `sla status --format json`, with evidence when `first_seen`."""
+    proof = None
+    if first_seen is not None:
+        proof = incident_evidence(status, record, context, first_seen)
+    return incident_json(status, proof)
+
+
+def status_json_lines(
+    root: Path,
+    *,
+    now: datetime,
+    evidence: bool,
+    ids: Sequence[str] = (),
+    use_cache: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Encoded]:
+    """Each incident's line of `sla status --format json` (or why it was skipped), in ID
+    order, reusing the lines of closed incidents the store kept. git's history is read while
+    the records load."""
+    store = SlaMemory.open(root) if use_cache else None
+    try:
+        yield from _status_json_lines(root, store, now, evidence, ids, use_cache, progress)
+    finally:
+        if store is not None:
+            store.close()
+
+
+def _status_json_lines(
+    root: Path,
+    memory: SlaMemory | None,  # None from the first SQLite error on: the answer in full
+    now: datetime,
+    evidence: bool,
+    ids: Sequence[str],
+    use_cache: bool,
+    progress: Callable[[int, int], None] | None,
+) -> Iterator[Encoded]:
+    schemas = load_schemas(root)
+    with ThreadPoolExecutor(1) as pool:
+        history = pool.submit(_history, root, memory) if evidence else None
+        registry = load_registry(root, schemas, use_cache=use_cache)
+        first_seen, memory = history.result() if history is not None else (None, memory)
+    digest = context_digest(root, registry) if memory is not None else None
+    if digest is None:
+        memory = None
+    blobs: dict[str, str] = {}
+    for record in registry.of_kind("incident"):  # the first file of an ID is the one used
+        if registry.blobs is not None and record.path in registry.blobs:
+            blobs.setdefault(record.id, registry.blobs[record.path])
+    known: dict[str, str] = {}
+    if memory is not None and digest is not None:
+        try:
+            memory.use_context(digest)
+            known = {
+                incident: line
+                for incident, line in memory.lines(evidence, blobs).items()
+                if _closed(registry.get("incident", incident), now)
+            }
+            if evidence and first_seen is None:
+                todo = [r.id for r in registry.of_kind("incident") if r.id not in known]
+                first_seen = memory.first_seen(todo)
+        except sqlite3.Error:
+            memory, known = None, {}
+    if evidence and first_seen is None:  # the store failed: read the whole history after all
+        first_seen = read_milestone_log(root).found
+    encode = partial(json_line, first_seen=first_seen)
+    fresh: list[tuple[str, str, str]] = []
+    for item in encode_incidents(
+        registry, schemas, now=now, ids=ids, encode=encode, known=known, progress=progress
+    ):
+        made, text = item.record, item.text  # a line just made, of a closed incident: keep
+        if made is not None and text is not None and not item.reused and closed_by(made, now):
+            fresh.append((made.id, blobs.get(made.id, ""), text))
+        yield item
+    if memory is not None and digest is not None:
+        fresh = [row for row in fresh if row[1]]  # of files known by blob
+        with contextlib.suppress(sqlite3.Error):
+            memory.keep(evidence, fresh, digest, memory.tip)
+
+
+def _closed(record: Record | None, now: datetime) -> bool:
+    return record is not None and closed_by(record, now)
+
+
+def _history(root: Path, memory: SlaMemory | None) -> tuple[FirstSeenMap | None, SlaMemory | None]:
+    """(the whole first-seen map, None) without a store; with one, its history brought up to
+    date, (the whole map if it was read, store); the whole map and no store if the store
+    failed."""
+    if memory is not None:
+        try:
+            return memory.update_history(root), memory
+        except sqlite3.Error:
+            memory.close()
+    return read_milestone_log(root).found, None
