@@ -58,18 +58,20 @@ from isg.sla.output import incident_json
 from isg.sla.run import FOUNDATION_KINDS, Encoded, closed_by, encode_incidents, incident_evidence
 
 STORE_FILE = "sla.sqlite"
-ZERO = timedelta(0)
-FORMAT = "1"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+FORMAT = "2"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (
     incident TEXT NOT NULL,
     key TEXT NOT NULL,
-    instant TEXT NOT NULL,   -- the milestone's time, in UTC (the same instant, any offset)
+    instant INTEGER NOT NULL, -- the milestone's time in microseconds since 1970 (an instant
+                              -- written with any offset is the same instant)
     commit_id TEXT NOT NULL,
-    committed TEXT NOT NULL, -- the commit's time as git wrote it
+    committed TEXT NOT NULL,  -- the commit's time as git wrote it
     PRIMARY KEY (incident, key, instant)
-);
+) WITHOUT ROWID;
 CREATE TABLE lines (
     incident TEXT NOT NULL,
     evidence INTEGER NOT NULL,
@@ -78,7 +80,7 @@ CREATE TABLE lines (
     PRIMARY KEY (incident, evidence)
 );
 """
-SeenRow = tuple[str, str, str, str, str]
+SeenRow = tuple[str, str, int, str, str]
 
 
 class SlaMemory:
@@ -183,7 +185,7 @@ class SlaMemory:
             first = commits.get(commit)
             if first is None:
                 first = commits[commit] = FirstSeen(commit, datetime.fromisoformat(committed))
-            found[(incident, key, datetime.fromisoformat(instant))] = first
+            found[(incident, key, EPOCH + instant * MICROSECOND)] = first
         return found
 
     # --- lines --------------------------------------------------------------------------------
@@ -226,14 +228,15 @@ class SlaMemory:
 
 
 def _seen_rows(found: FirstSeenMap) -> list[SeenRow]:
+    """The rows of `seen`, in its key's order (SQLite fills its index fastest so)."""
     commits: dict[FirstSeen, str] = {}  # a commit records many milestones: format it once
     rows = []
     for (incident, key, instant), first in found.items():
         committed = commits.get(first)
         if committed is None:
             committed = commits[first] = first.committed_at.isoformat()
-        utc = instant if instant.utcoffset() == ZERO else instant.astimezone(UTC)
-        rows.append((incident, key, utc.isoformat(), first.commit, committed))
+        rows.append((incident, key, (instant - EPOCH) // MICROSECOND, first.commit, committed))
+    rows.sort()
     return rows
 
 
