@@ -203,6 +203,27 @@ def test_cached_registry_is_the_registry_read_from_disk(registry: Path) -> None:
     assert cold[2] and cold[3]  # a YAML error, and the patch beside an RfC
 
 
+def test_the_data_cache_is_written_in_batches_as_one_json_document(registry: Path) -> None:
+    """Batch by batch, the bytes are those of one `json.dumps` (with a batch boundary inside
+    the entries, at their end, and with no entries at all)."""
+    import json
+
+    from isg.record_cache import DATA_FILE, RecordCache, cache_salt, load_registry
+    from isg.schemas import load_schemas
+
+    load_registry(registry, load_schemas(registry))
+    cache = RecordCache.open(registry, cache_salt(registry), DATA_FILE)
+    assert len(cache.entries) > 50
+    whole = {"salt": cache.salt, "written_ns": 7, "entries": cache.entries}
+    expected = json.dumps(whole, separators=(",", ":")).encode()
+    for batch in (1, 7, len(cache.entries), 10_000):
+        assert b"".join(cache.encoded(7, batch)) == expected
+    empty = RecordCache(None, "s")
+    assert b"".join(empty.encoded(7, 3)) == b'{"salt":"s","written_ns":7,"entries":{}}'
+    saved = json.loads((registry / CACHE_DIR / DATA_FILE).read_bytes())
+    assert saved["entries"] == json.loads(expected)["entries"]
+
+
 def test_cached_registry_positions_come_from_the_file(registry: Path) -> None:
     from isg.record_cache import load_registry
     from isg.schemas import load_schemas
