@@ -6,17 +6,27 @@ and evaluates only the incidents it must."""
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from conftest import FIXED_AT, FIXED_NOW, RunCli, git
-from isg.record_cache import CACHE_DIR
+from conftest import FIXED_AT, FIXED_NOW, REPO_ROOT, RunCli, git
+from isg.record_cache import CACHE_DIR, load_registry
+from isg.schemas import load_schemas
 from isg.sla import memory as memory_module
-from isg.sla.memory import STORE_FILE, status_json_lines
+from isg.sla.incident import IncidentStatus
+from isg.sla.memory import (
+    STORE_FILE,
+    evaluate_remembered,
+    status_from_json,
+    status_json,
+    status_json_lines,
+)
 from isg.sla.output import json_document
+from isg.sla.run import evaluate_registry
 
 INCIDENTS = "records/incidents"
 CLOSED = 19  # of the 33 embedded incidents, closed by FIXED_NOW
@@ -207,3 +217,72 @@ def test_closed_lines_do_not_depend_on_when_they_are_looked_at(git_repo: Path) -
         if a["status"] == "closed"
     ]
     assert len(closed) == CLOSED and all(a == b for a, b in closed)
+
+
+# --- whole statuses, for the site and the text commands -----------------------------------
+
+
+def _statuses(root: Path, now: datetime = FIXED_NOW) -> list[IncidentStatus]:
+    registry = load_registry(root, load_schemas(root), use_cache=False)
+    return evaluate_registry(registry, load_schemas(root), now=now).statuses
+
+
+@pytest.mark.parametrize("at", [FIXED_AT, "2026-03-10T09:00:00+01:00"])
+def test_a_status_read_back_is_the_status_kept(git_repo: Path, at: str) -> None:
+    """Every field, zones and microseconds included (repr shows a ZoneInfo against a fixed
+    offset, which == would not), incidents with pauses and eCAB duties among them."""
+    statuses = _statuses(git_repo, datetime.fromisoformat(at))
+    assert any(s.pauses for s in statuses) and any(s.ecab for s in statuses)
+    for status in statuses:
+        assert repr(status_from_json(status_json(status))) == repr(status)
+
+
+def test_statuses_of_closed_incidents_are_reused_and_equal(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from isg.sla import run as run_module
+
+    evaluated: list[str] = []
+    original = run_module.evaluate_incident
+
+    def spy(data: dict[str, object], *args: object, **kw: object) -> IncidentStatus:
+        evaluated.append(str(data["id"]))
+        return original(data, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "evaluate_incident", spy)
+
+    def remembered() -> list[str]:
+        registry = load_registry(git_repo, load_schemas(git_repo))
+        run = evaluate_remembered(git_repo, registry, load_schemas(git_repo), now=FIXED_NOW)
+        return [repr(s) for s in run.statuses]
+
+    expected = [repr(s) for s in _statuses(git_repo)]
+    evaluated.clear()
+    assert remembered() == expected and len(evaluated) == ALL
+    evaluated.clear()
+    assert remembered() == expected and len(evaluated) == OPEN
+    _edit(git_repo, CLOSED_ONE, "title: ", "title: Renamed, ")
+    evaluated.clear()
+    after_edit = remembered()
+    assert len(evaluated) == OPEN + 1 and "INC-2025-04AVC" in evaluated
+    assert after_edit == [repr(s) for s in _statuses(git_repo)]
+
+
+def test_a_site_built_with_the_store_is_the_site_built_without(
+    run_cli: RunCli, git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(REPO_ROOT / "site", git_repo / "site")
+
+    def build(out: Path) -> dict[str, bytes]:
+        args = ("site", "build", "--repo", str(git_repo), "--at", FIXED_AT, "--out", str(out))
+        assert run_cli(*args).exit_code == 0
+        return {
+            p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+        }
+
+    filled = build(tmp_path / "one")
+    with sqlite3.connect(_store(git_repo)) as db:
+        assert db.execute("SELECT count(*) FROM statuses").fetchone() == (CLOSED,)
+    reused = build(tmp_path / "two")
+    monkeypatch.setenv("ISG_NO_CACHE", "1")
+    assert filled == reused == build(tmp_path / "three")

@@ -23,8 +23,11 @@ from isg.cli.common import (
 )
 from isg.errors import UsageError
 from isg.git_history import head_commit_time, reopened_incidents, resolve_commit
+from isg.records import Registry
 from isg.render.builder import build_site, gather
-from isg.schemas import load_schemas
+from isg.schemas import SchemaSet, load_schemas
+from isg.sla.memory import evaluate_remembered
+from isg.sla.run import SlaRun
 
 
 def _as_of(at: str | None, root: Path) -> datetime:
@@ -97,8 +100,13 @@ def build_command(
     now = _as_of(at, root)
     registry = load_registry(root)
     schemas = load_schemas(root)
+    use_cache = os.environ.get("ISG_NO_CACHE") != "1"
+
+    def evaluate(registry: Registry, schemas: SchemaSet, at: datetime) -> SlaRun:
+        return evaluate_remembered(root, registry, schemas, now=at, use_cache=use_cache)
+
     if no_history:
-        data = gather(registry, schemas, at=now, internal=internal)
+        data = gather(registry, schemas, at=now, internal=internal, evaluate=evaluate)
     else:
         data = gather(
             registry,
@@ -107,6 +115,7 @@ def build_command(
             internal=internal,
             commit=resolve_commit(root, "HEAD"),
             reopened=lambda year: reopened_incidents(root, year),
+            evaluate=evaluate,
         )
     del registry  # the pages need only `data` (redacted copies): free the rest before forking
     gc.collect()

@@ -29,7 +29,7 @@ from isg.sla.clock import Pause, compute_deadline, ledger
 from isg.sla.context import build_context
 from isg.sla.durations import parse_duration
 from isg.sla.incident import LATE_STATES
-from isg.sla.memory import status_json_lines
+from isg.sla.memory import evaluate_remembered, status_json_lines
 from isg.sla.output import (
     describe_priority,
     json_document,
@@ -40,7 +40,7 @@ from isg.sla.output import (
     watch_text,
 )
 from isg.sla.policy import compute_priority, select_policy
-from isg.sla.run import SlaRun, collect_evidence, evaluate_registry
+from isg.sla.run import SlaRun, collect_evidence
 
 LEVEL = click.Choice(["high", "medium", "low"])
 WATCH_EXIT_PRIORITIES = (1, 2)
@@ -53,7 +53,10 @@ def _run(
     root = registry_root(repo)
     registry = load_registry(root)
     progress = Progress("isg sla: evaluating incidents")
-    run = evaluate_registry(registry, load_schemas(root), now=now, ids=ids, progress=progress)
+    use_cache = os.environ.get("ISG_NO_CACHE") != "1"
+    run = evaluate_remembered(
+        root, registry, load_schemas(root), now=now, ids=ids, progress=progress, use_cache=use_cache
+    )
     progress.finish()
     for line in run.skipped:
         click.echo(line, err=True)

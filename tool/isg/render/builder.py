@@ -24,7 +24,7 @@ from isg.render.public import publishable
 from isg.render.svg import release_timeline, state_badge
 from isg.schemas import SchemaSet, check_record
 from isg.sla.chart import render_sla_svg_bytes
-from isg.sla.run import evaluate_registry
+from isg.sla.run import SlaRun, evaluate_registry
 
 SEARCH_FIELDS = ("description", "body", "root_cause", "workaround", "notes")
 MAX_SEARCH_TEXT = 2000
@@ -75,8 +75,10 @@ def gather(
     internal: bool,
     commit: str | None = None,
     reopened: Callable[[int], set[str] | None] = lambda year: None,
+    evaluate: Callable[[Registry, SchemaSet, datetime], SlaRun] | None = None,
 ) -> SiteData:
-    """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`.
+    """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`
+    (evaluated by `evaluate`, e.g. `sla.memory.evaluate_remembered`; by default afresh).
 
     Refuses a registry with unreadable or schema-invalid records: a page silently missing
     is worse than no new site.
@@ -98,7 +100,10 @@ def gather(
         kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
         records.setdefault(kind, {})[str(data.get("id"))] = data
     published = set(records.get("incident", {}))
-    run = evaluate_registry(registry, schemas, now=at)
+    if evaluate is None:
+        run = evaluate_registry(registry, schemas, now=at)
+    else:
+        run = evaluate(registry, schemas, at)
     sla = {s.incident_id: s for s in run.statuses if s.incident_id in published}
     years = sorted({s.reported_at.year for s in run.statuses if s.reported_at.year <= at.year})
     reports = {}

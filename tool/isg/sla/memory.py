@@ -31,14 +31,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
+from functools import lru_cache, partial
 from importlib import metadata
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from isg.git_history import (
     OBJECT_ID,
@@ -51,16 +55,25 @@ from isg.git_history import (
 from isg.model import FirstSeen, Record
 from isg.record_cache import cache_salt, load_registry, open_database
 from isg.records import Registry
-from isg.schemas import load_schemas
+from isg.schemas import SchemaSet, load_schemas
+from isg.sla.clock import Pause
 from isg.sla.context import SlaContext
-from isg.sla.incident import IncidentStatus
+from isg.sla.incident import Classification, EcabDuty, IncidentStatus, MilestoneStatus
 from isg.sla.output import incident_json
-from isg.sla.run import FOUNDATION_KINDS, Encoded, closed_by, encode_incidents, incident_evidence
+from isg.sla.run import (
+    FOUNDATION_KINDS,
+    Encoded,
+    SlaRun,
+    closed_by,
+    encode_incidents,
+    evaluate_registry,
+    incident_evidence,
+)
 
 STORE_FILE = "sla.sqlite"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-FORMAT = "2"
+FORMAT = "3"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (
@@ -78,6 +91,11 @@ CREATE TABLE lines (
     blob TEXT NOT NULL,
     line TEXT NOT NULL,
     PRIMARY KEY (incident, evidence)
+);
+CREATE TABLE statuses (      -- whole statuses of closed incidents (status_json), for the site
+    incident TEXT PRIMARY KEY,
+    blob TEXT NOT NULL,
+    status TEXT NOT NULL
 );
 """
 SeenRow = tuple[str, str, int, str, str]
@@ -191,12 +209,37 @@ class SlaMemory:
     # --- lines --------------------------------------------------------------------------------
 
     def use_context(self, digest: str) -> None:
-        """Forget every line if they were made under another context."""
+        """Forget every line and status if they were made under another context."""
         if self._meta("context") != digest:
             self.db.execute("BEGIN IMMEDIATE")
             self.db.execute("DELETE FROM lines")
+            self.db.execute("DELETE FROM statuses")
             self._set_meta("context", digest)
             self.db.execute("COMMIT")
+
+    def statuses(self, blobs: Mapping[str, str]) -> dict[str, IncidentStatus]:
+        """The statuses kept for incidents whose file is still `blobs[incident]`."""
+        found = {}
+        for incident, blob, text in self.db.execute("SELECT * FROM statuses"):
+            if blobs.get(incident) == blob:
+                found[incident] = status_from_json(text)
+        return found
+
+    def keep_statuses(self, rows: Sequence[tuple[str, str, IncidentStatus]], context: str) -> None:
+        """Keep (incident, blob, status) rows made under `context`."""
+        if not rows:
+            return
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._meta("context") == context:
+                self.db.executemany(
+                    "INSERT OR REPLACE INTO statuses VALUES (?, ?, ?)",
+                    [(incident, blob, status_json(status)) for incident, blob, status in rows],
+                )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def lines(self, evidence: bool, blobs: Mapping[str, str]) -> dict[str, str]:
         """The lines kept for incidents whose file is still `blobs[incident]`."""
@@ -276,6 +319,130 @@ def _data_versions() -> str:
     return "; ".join(found)
 
 
+# --- whole statuses, as data -------------------------------------------------------------
+
+
+def status_json(status: IncidentStatus) -> str:
+    """Every field of `status` as JSON (`status_from_json` gives back an identical status:
+    times keep their zone, durations their microseconds)."""
+    return json.dumps(_encode(status), separators=(",", ":"))
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        zone = value.tzinfo.key if isinstance(value.tzinfo, ZoneInfo) else None
+        return {"t": value.isoformat(), "z": zone}
+    if isinstance(value, timedelta):
+        return {"d": value // MICROSECOND}
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, tuple):
+        return [_encode(item) for item in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    raise TypeError(f"cannot keep a {type(value).__name__} in the SLA store")
+
+
+def status_from_json(text: str) -> IncidentStatus:
+    data = json.loads(text)
+    return IncidentStatus(
+        **{
+            **data,
+            "reported_at": _time(data["reported_at"]),
+            "history": tuple(
+                Classification(**{**c, "until": _time(c["until"])}) for c in data["history"]
+            ),
+            "milestones": tuple(_milestone(m) for m in data["milestones"]),
+            "ecab": tuple(
+                EcabDuty(**{**d, "status": _milestone(d["status"]) if d["status"] else None})
+                for d in data["ecab"]
+            ),
+            "pauses": tuple(
+                Pause(**{**p, "start": _time(p["start"]), "end": _time(p["end"])})
+                for p in data["pauses"]
+            ),
+        }
+    )
+
+
+def _milestone(data: dict[str, Any]) -> MilestoneStatus:
+    return MilestoneStatus(
+        **{
+            **data,
+            "target_time": data["target_time"]["d"] * MICROSECOND,
+            "deadline": _time(data["deadline"]),
+            "margin_deadline": _time(data["margin_deadline"]),
+            "completed_at": _time(data["completed_at"]),
+            "elapsed": data["elapsed"]["d"] * MICROSECOND,
+        }
+    )
+
+
+def _time(data: dict[str, Any] | None) -> Any:
+    if data is None:
+        return None
+    moment = datetime.fromisoformat(data["t"])
+    return moment.astimezone(_zone(data["z"])) if data["z"] else moment
+
+
+@lru_cache(maxsize=64)
+def _zone(key: str) -> ZoneInfo:
+    return ZoneInfo(key)
+
+
+# --- statuses, remembered -------------------------------------------------------------------
+
+
+def evaluate_remembered(
+    root: Path,
+    registry: Registry,
+    schemas: SchemaSet,
+    *,
+    now: datetime,
+    ids: Sequence[str] = (),
+    progress: Callable[[int, int], None] | None = None,
+    use_cache: bool = True,
+) -> SlaRun:
+    """`evaluate_registry`, reusing the statuses of closed incidents the store kept (their
+    files unchanged, the context the same) and keeping those of newly closed ones."""
+    store = SlaMemory.open(root) if use_cache else None
+    digest = context_digest(root, registry) if store is not None else None
+    if store is None or digest is None:
+        if store is not None:
+            store.close()
+        return evaluate_registry(registry, schemas, now=now, ids=ids, progress=progress)
+    try:
+        blobs = _incident_blobs(registry)
+        wanted = {i: b for i, b in blobs.items() if i in set(ids)} if ids else blobs
+        try:
+            store.use_context(digest)
+            known = store.statuses(wanted)
+        except sqlite3.Error:
+            known = {}
+        run = evaluate_registry(registry, schemas, now=now, ids=ids, known=known, progress=progress)
+        fresh = [
+            (status.incident_id, blobs[status.incident_id], status)
+            for status in run.statuses
+            if status.incident_id not in known
+            and status.incident_id in blobs
+            and _closed(registry.get("incident", status.incident_id), now)
+        ]
+        with contextlib.suppress(sqlite3.Error):
+            store.keep_statuses(fresh, digest)
+        return run
+    finally:
+        store.close()
+
+
+def _incident_blobs(registry: Registry) -> dict[str, str]:
+    """The blob of each incident ID's file (the first file of an ID is the one used)."""
+    blobs: dict[str, str] = {}
+    for record in registry.of_kind("incident"):
+        if registry.blobs is not None and record.path in registry.blobs:
+            blobs.setdefault(record.id, registry.blobs[record.path])
+    return blobs
+
+
 # --- the JSON document, remembered ---------------------------------------------------------
 
 
@@ -330,10 +497,7 @@ def _status_json_lines(
     digest = context_digest(root, registry) if memory is not None else None
     if digest is None:
         memory = None
-    blobs: dict[str, str] = {}
-    for record in registry.of_kind("incident"):  # the first file of an ID is the one used
-        if registry.blobs is not None and record.path in registry.blobs:
-            blobs.setdefault(record.id, registry.blobs[record.path])
+    blobs = _incident_blobs(registry)
     known: dict[str, str] = {}
     if memory is not None and digest is not None:
         try:
