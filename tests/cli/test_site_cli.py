@@ -91,6 +91,22 @@ def test_writing_a_site_changes_only_what_differs(tmp_path: Path) -> None:
     assert not (out / "old").exists()
 
 
+def test_an_unchanged_file_is_told_block_by_block(tmp_path: Path) -> None:
+    from isg.render.builder import _same
+
+    target = tmp_path / "big.svg"
+    content = bytes(range(256)) * 40  # 10,240 bytes: blocks of 4,096 end inside it
+    target.write_bytes(content)
+    assert _same(target, content, block=4096)
+    assert _same(target, content, block=1 << 20)
+    assert not _same(target, content[:-1] + b"X", block=4096)  # differs in the last block
+    assert not _same(target, b"X" + content[1:], block=4096)  # in the first
+    assert not _same(target, content + b"X", block=4096)  # longer
+    assert not _same(tmp_path / "missing.svg", content)
+    (tmp_path / "link.svg").symlink_to(target)
+    assert not _same(tmp_path / "link.svg", content)  # a link is replaced, never trusted
+
+
 def test_a_rebuild_after_a_change_equals_a_fresh_build(
     run_cli: RunCli, repo_with_site: Path, tmp_path: Path
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -171,29 +171,32 @@ def build_site(
     pages = plan_pages(data)
     changed = _render_all(env, pages, data, internal, progress, out=out, present=present)
     written = sum(1 for was_written in changed if was_written)
-    others = other_files(data, site_dir)
     folders: set[Path] = set()
-    written += sum(
-        _put(out, rel, content, rel in present, folders) for rel, content in others.items()
-    )
-    paths = {page.path for page in pages} | set(others)
+    paths = {page.path for page in pages}
+    for rel, content in _other_files(data, site_dir):  # one at a time: the largest are 70 MB
+        written += _put(out, rel, content, rel in present, folders)
+        paths.add(rel)
+        del content
     return len(paths), written, _remove_stale(out, present - paths)
 
 
 def other_files(data: SiteData, site_dir: Path) -> dict[str, bytes]:
     """The site's files besides its HTML pages: feeds, calendar, open data, search, assets."""
-    files: dict[str, bytes] = {}
+    return dict(_other_files(data, site_dir))
+
+
+def _other_files(data: SiteData, site_dir: Path) -> Iterator[tuple[str, bytes]]:
     releases = sorted(data.of("release"), key=lambda r: r.get("planned_date", ""))
-    files["feed.atom"] = atom_feed(recent_changes(data), data.at)
-    files["releases.ics"] = release_calendar(releases, data.at)
-    files["data/records.json"] = export_json(data.records, data.at)
-    files["assets/search-index.js"] = search_index_js(_search_entries(data))
+    yield "feed.atom", atom_feed(recent_changes(data), data.at)
+    yield "releases.ics", release_calendar(releases, data.at)
+    yield "data/records.json", export_json(data.records, data.at)
+    yield "assets/search-index.js", search_index_js(_search_entries(data))
     statuses = [data.sla[key] for key in sorted(data.sla)]
-    files["sla.svg"] = render_sla_svg_bytes(statuses, data.at)
+    yield "sla.svg", render_sla_svg_bytes(statuses, data.at)
+    del statuses
     for asset in sorted((site_dir / "static").glob("*")):
         if asset.is_file() and not asset.is_symlink():
-            files[f"assets/{asset.name}"] = asset.read_bytes()
-    return files
+            yield f"assets/{asset.name}", asset.read_bytes()
 
 
 PARALLEL_FROM = 1000  # fewer pages are rendered here: starting processes costs more
@@ -359,13 +362,20 @@ def _walk_files(out: Path) -> list[str]:
     return found
 
 
-def _same(target: Path, content: bytes) -> bool:
+def _same(target: Path, content: bytes, block: int = 1 << 20) -> bool:
+    """Whether the file at `target` holds `content`, read a block at a time (the old copies
+    of the open data and the SLA chart are ~70 MB each: not held beside the new ones)."""
     try:
-        return (
-            not target.is_symlink()
-            and target.stat().st_size == len(content)
-            and target.read_bytes() == content
-        )
+        if target.is_symlink() or target.stat().st_size != len(content):
+            return False
+        view = memoryview(content)
+        offset = 0
+        with target.open("rb") as handle:
+            while chunk := handle.read(block):
+                if view[offset : offset + len(chunk)] != chunk:
+                    return False
+                offset += len(chunk)
+        return offset == len(content)
     except OSError:
         return False
 
