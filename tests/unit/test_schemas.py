@@ -120,6 +120,141 @@ def test_one_walk_finds_what_the_schema_annotations_say() -> None:
     assert checked > 100
 
 
+PRIVATE_KEYS = ["email", "internal_notes", "reported_by", "members", "contacts"]
+
+
+def _private_both_ways(kind: str, data: Any) -> tuple[list[Any], list[Any]]:
+    from isg.model import KIND_BY_NAME, Record
+    from isg.safe_yaml import Document
+    from isg.schemas import private_paths, record_fields
+
+    def fresh() -> Record:  # a new Document: neither may reuse what the other walked
+        return Record(KIND_BY_NAME[kind], f"records/x/{kind}.yaml", Document(data))
+
+    return (
+        sorted(private_paths(fresh(), SCHEMAS), key=repr),
+        sorted(record_fields(fresh(), SCHEMAS).private, key=repr),
+    )
+
+
+def test_the_short_walk_finds_the_private_fields_the_full_walk_finds() -> None:
+    found = 0
+    for _, kind, data in DOCUMENTS:
+        quick, full = _private_both_ways(kind, data)
+        assert quick == full
+        found += len(full)
+    assert found > 10
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([d for d in DOCUMENTS if d[0].startswith("records/")]), st.data())
+def test_the_short_walk_agrees_on_mutated_records(
+    document: tuple[str, str, Any], data: Any
+) -> None:
+    """Private fields planted anywhere, of any shape, in records of every kind."""
+    _, kind, original = document
+    mutated = dict(original)
+    for key in data.draw(st.lists(st.sampled_from(PRIVATE_KEYS + sorted(mutated)), max_size=4)):
+        mutated[key] = data.draw(
+            st.one_of(
+                TEXTS,
+                st.none(),
+                st.lists(st.one_of(TEXTS, st.dictionaries(st.sampled_from(PRIVATE_KEYS), TEXTS))),
+                st.dictionaries(st.sampled_from([*PRIVATE_KEYS, "name"]), TEXTS),
+            )
+        )
+    quick, full = _private_both_ways(kind, mutated)
+    assert quick == full
+
+
+NESTED_PRIVATE_SCHEMA = {  # private fields deep down, through $ref, items, maps and a cycle
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "contacts": {"type": "array", "items": {"$ref": "#/$defs/contact"}},
+        "by_state": {"type": "object", "additionalProperties": {"$ref": "#/$defs/contact"}},
+        "tree": {"$ref": "#/$defs/node"},
+        "plain": {"type": "object", "properties": {"name": {"type": "string"}}},
+    },
+    "$defs": {
+        "contact": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "email": {"type": "string", "x-isg-personal": True},
+                "notes": {"type": "array", "items": {"type": "string", "x-isg-internal": True}},
+            },
+        },
+        "node": {
+            "type": "object",
+            "properties": {
+                "secret": {"type": "string", "x-isg-internal": True},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+            },
+        },
+    },
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_the_short_walk_agrees_where_private_fields_lie_deep(data: Any) -> None:
+    from isg.model import KIND_BY_NAME, Record
+    from isg.safe_yaml import Document
+    from isg.schemas import private_paths, record_fields
+
+    class Nested:
+        def for_kind(self, kind: object) -> dict[str, Any]:
+            return NESTED_PRIVATE_SCHEMA
+
+    keys = ["id", "name", "email", "notes", "secret", "children", "contacts", "by_state", "tree"]
+    leaves = st.one_of(TEXTS, st.none(), st.integers())
+    values = st.recursive(
+        leaves,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(keys), inner, max_size=4)
+        ),
+        max_leaves=20,
+    )
+    document = data.draw(st.dictionaries(st.sampled_from([*keys, "plain"]), values, max_size=5))
+    schemas: Any = Nested()
+
+    def fresh() -> Record:
+        return Record(KIND_BY_NAME["incident"], "records/incidents/x.yaml", Document(document))
+
+    quick = sorted(private_paths(fresh(), schemas), key=repr)
+    assert quick == sorted(record_fields(fresh(), schemas).private, key=repr)
+
+
+def test_the_short_walk_reaches_private_fields_under_refs_items_and_maps() -> None:
+    from isg.model import KIND_BY_NAME, Record
+    from isg.safe_yaml import Document
+    from isg.schemas import private_paths
+
+    class Nested:
+        def for_kind(self, kind: object) -> dict[str, Any]:
+            return NESTED_PRIVATE_SCHEMA
+
+    document = {
+        "contacts": [{"name": "a", "email": "a@example.org", "notes": ["x", "y"]}],
+        "by_state": {"FR": {"email": "f@example.org"}},
+        "tree": {"children": [{"children": [{"secret": "s"}]}]},
+        "plain": {"name": "n"},
+    }
+    record = Record(KIND_BY_NAME["incident"], "records/incidents/x.yaml", Document(document))
+    schemas: Any = Nested()
+    assert sorted(private_paths(record, schemas), key=repr) == sorted(
+        [
+            ("contacts", 0, "email"),
+            ("contacts", 0, "notes", 0),
+            ("contacts", 0, "notes", 1),
+            ("by_state", "FR", "email"),
+            ("tree", "children", 0, "children", 0, "secret"),
+        ],
+        key=repr,
+    )
+
+
 FORMAT_VALUES = [
     "2026-11-27T12:00:00Z",
     "2026-11-27t12:00:00z",

@@ -277,6 +277,14 @@ class FieldPlan:
         items = resolved.get("items")
         self._items = items if isinstance(items, dict) else None
         self._children: dict[str, FieldPlan | None] = {}
+        self._private_below: bool | None = None
+
+    @property
+    def private_below(self) -> bool:
+        """Whether a field under this place may be private (the schema marks one there)."""
+        if self._private_below is None:
+            self._private_below = _holds_private(self.root, self.resolved, {id(self.resolved)})
+        return self._private_below
 
     def child(self, key: str | int) -> tuple[FieldPlan | None, bool]:
         """The plan of child `key`, and whether it is declared (properties or items)."""
@@ -292,6 +300,26 @@ class FieldPlan:
             )
         declared = self._items is not None if isinstance(key, int) else key in self.properties
         return self._children[name], declared
+
+
+def _holds_private(root: Schema, schema: Schema, seen: set[int]) -> bool:
+    """Whether a schema under `schema` (its properties, additionalProperties and items, as
+    FieldPlan.child follows them) is marked internal or personal."""
+    properties = schema.get("properties")
+    subs = list(properties.values()) if isinstance(properties, dict) else []
+    subs += [schema.get(key) for key in ("additionalProperties", "items")]
+    for sub in subs:
+        if not isinstance(sub, dict):
+            continue
+        resolved = resolve_ref(root, sub)
+        if id(resolved) in seen:
+            continue
+        seen.add(id(resolved))
+        if resolved.get("x-isg-internal") or resolved.get("x-isg-personal"):
+            return True
+        if _holds_private(root, resolved, seen):
+            return True
+    return False
 
 
 @dataclass
@@ -313,6 +341,34 @@ def _plan(schema: Schema) -> FieldPlan:
     return cached[1]
 
 
+def private_paths(record: Record, schemas: SchemaSet) -> list[JsonPath]:
+    """`record_fields(record, schemas).private`, walking only where the schema marks private
+    fields (the site redacts every record; most hold none)."""
+    found = record.document.derived.get("fields")
+    if isinstance(found, RecordFields):
+        return found.private
+    paths: list[JsonPath] = []
+
+    def walk(plan: FieldPlan, value: Any, path: JsonPath) -> None:
+        if plan.private:
+            paths.append(path)
+        if not plan.private_below:
+            return
+        if isinstance(value, dict):
+            items: Any = value.items()
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            return
+        for key, item in items:
+            child, _ = plan.child(key)
+            if child is not None:
+                walk(child, item, (*path, key))
+
+    walk(_plan(schemas.for_kind(record.kind)), record.data, ())
+    return paths
+
+
 def record_fields(record: Record, schemas: SchemaSet) -> RecordFields:
     """The free text, references, date-times and placeholders of `record` (walked once)."""
     document = record.document
@@ -324,7 +380,7 @@ def record_fields(record: Record, schemas: SchemaSet) -> RecordFields:
     fields = RecordFields([], [], [], [], [])
 
     def walk(plan: FieldPlan | None, value: Any, path: JsonPath, declared: bool) -> None:
-        if declared and plan is not None and plan.private:
+        if plan is not None and plan.private:  # declared or not: a map of private values too
             fields.private.append(path)
         if isinstance(value, str):
             if plan is None or plan.free:
