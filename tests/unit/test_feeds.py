@@ -38,3 +38,21 @@ def test_a_large_export_spans_many_pieces() -> None:
     encoded = json_bytes(value)
     assert encoded == _definition(value)
     assert b"<" not in encoded and encoded.count(b"\\u003c") == sum(i % 3 for i in range(20_000))
+
+
+def test_recent_changes_are_worked_out_once_and_cut_per_use() -> None:
+    from conftest import FIXED_NOW, REPO_ROOT
+    from isg.records import parse_registry, read_record_files
+    from isg.render import pages
+    from isg.render.builder import gather
+    from isg.schemas import load_schemas
+
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    data = gather(registry, load_schemas(REPO_ROOT), at=FIXED_NOW, internal=False)
+    twenty = pages._recent_changes(data, 20)
+    assert len(twenty) == 20 and data.recent is None
+    assert pages.recent_changes(data, 10) == twenty[:10] == pages._recent_changes(data, 10)
+    assert data.recent == twenty
+    data.recent = data.recent[:3]  # from now on the kept list answers
+    assert pages.recent_changes(data) == twenty[:3]
+    assert len(pages.recent_changes(data, 30)) > 20  # more than is kept: worked out again

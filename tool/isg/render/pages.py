@@ -59,6 +59,7 @@ class SiteData:
     records: dict[str, dict[str, dict[str, Any]]]
     sla: dict[str, IncidentStatus]
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> page context
+    recent: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def of(self, kind: str) -> list[dict[str, Any]]:
         return [self.records.get(kind, {})[key] for key in sorted(self.records.get(kind, {}))]
@@ -82,8 +83,20 @@ def _time(value: Any) -> datetime | None:
     return parse_time(value)
 
 
-def recent_changes(data: SiteData, limit: int = 20) -> list[dict[str, Any]]:
-    """The latest dated events of public records, newest first (home page and Atom feed)."""
+RECENT = 20  # events kept: the Atom feed's; the home page shows the first ten
+
+
+def recent_changes(data: SiteData, limit: int = RECENT) -> list[dict[str, Any]]:
+    """The latest dated events of public records, newest first (home page and Atom feed);
+    worked out once per site (a pass over every record)."""
+    if limit > RECENT:
+        return _recent_changes(data, limit)
+    if data.recent is None:
+        data.recent = _recent_changes(data, RECENT)
+    return data.recent[:limit]
+
+
+def _recent_changes(data: SiteData, limit: int) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
 
     def add(kind: str, record: Mapping[str, Any], when: Any, what: str) -> None:
