@@ -13,10 +13,7 @@ there is enough of it.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import multiprocessing
-import os
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -25,6 +22,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from isg.canonical import schema_header
+from isg.forks import fork_map, worth_forking
 from isg.integrity import RECORD_RULES, mentions_email, record_references, record_times
 from isg.model import KIND_BY_DIRECTORY, KIND_BY_NAME, Finding, Record, record_finding
 from isg.records import ATTACHMENT_SUFFIXES, RECORDS_DIR, Registry, file_problem, file_stem
@@ -356,12 +354,7 @@ def summarize_paths(
     """
     from isg.records import read_one
 
-    workers = min(os.cpu_count() or 1, 8)
-    if (
-        len(paths) < PARALLEL_FROM
-        or workers < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if not worth_forking(len(paths), PARALLEL_FROM):
         found = []
         for index, path in enumerate(paths):
             found.append(encode(summarize_file(path, read_one(root, path), schemas, allowed)))
@@ -372,18 +365,10 @@ def summarize_paths(
         return found
     chunk = 250
     chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
-    context = multiprocessing.get_context("fork")
     found = []
-    # Objects that exist before the fork are moved out of the collector's sight: otherwise
-    # each worker's collections touch every one of them and copy the parent's memory page
-    # by page (which made two workers no faster than one).
-    gc.freeze()
-    try:
-        with context.Pool(workers, _init_worker, (root, schemas, allowed, encode)) as pool:
-            for rows in pool.imap(_summarize_paths, chunks):
-                found.extend(rows)
-                if progress:
-                    progress(len(rows))
-    finally:
-        gc.unfreeze()
+    setup = (root, schemas, allowed, encode)
+    for rows in fork_map(_summarize_paths, chunks, initializer=_init_worker, initargs=setup):
+        found.extend(rows)
+        if progress:
+            progress(len(rows))
     return found

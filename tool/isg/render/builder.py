@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
@@ -15,6 +13,7 @@ from markupsafe import Markup
 
 from isg.compliance_report import build_report, compliance_svg, report_dict
 from isg.errors import IsgError
+from isg.forks import fork_map, workers, worth_forking
 from isg.model import KIND_BY_DIRECTORY
 from isg.records import Registry
 from isg.render.feeds import atom_feed, export_json, release_calendar, search_index_js
@@ -216,12 +215,7 @@ def _render_all(
     """Every page rendered, in order: its bytes, or with `out`, whether it was written there
     (only if its bytes differ). Shared out over forked processes when there are many (they
     inherit the data and the compiled templates)."""
-    workers = min(os.cpu_count() or 1, 8)
-    if (
-        len(pages) < PARALLEL_FROM
-        or workers < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if not worth_forking(len(pages), PARALLEL_FROM):
         done: list[Any] = []
         folders: set[Path] = set()
         for page in pages:
@@ -236,19 +230,16 @@ def _render_all(
             progress(len(done), len(pages))
         return done
     _JOB.update(env=env, pages=pages, data=data, internal=internal, out=out, present=present)
-    step = max(50, len(pages) // (workers * 8))
+    step = max(50, len(pages) // (workers() * 8))
     ranges = [(i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
-    gc.freeze()  # see summaries.summarize_paths: keeps the workers from copying our memory
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            rendered: list[Any] = []
-            for chunk in pool.imap(_render_range, ranges):
-                rendered.extend(chunk)
-                if progress:
-                    progress(len(rendered), len(pages))
-            return rendered
+        rendered: list[Any] = []
+        for chunk in fork_map(_render_range, ranges):
+            rendered.extend(chunk)
+            if progress:
+                progress(len(rendered), len(pages))
+        return rendered
     finally:
-        gc.unfreeze()
         _JOB.clear()
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import gc
-import multiprocessing
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from isg.errors import IsgError
+from isg.forks import fork_map, worth_forking
 from isg.model import FirstSeen, Record
 from isg.records import Registry
 from isg.schemas import SchemaSet
@@ -191,27 +189,16 @@ def _encoded(
 ) -> Iterator[tuple[str | None, str | None]]:
     """(text, None) or (None, why skipped) for each record, in order; over forked processes
     when there are many."""
-    workers = min(os.cpu_count() or 1, 8)
-    if (
-        len(records) < PARALLEL_FROM
-        or workers < 2
-        or "fork" not in multiprocessing.get_all_start_methods()
-    ):
+    if not worth_forking(len(records), PARALLEL_FROM):
         _WORKER.update(context=context, now=now, encode=encode)
         for record in records:
             yield _encode_one(record)
         return
     # The workers inherit the records (fork) and are sent only where their chunk starts.
     starts = range(0, len(records), CHUNK)
-    gc.freeze()  # see summaries.summarize_paths: keeps the workers from copying our memory
-    try:
-        pool_context = multiprocessing.get_context("fork")
-        setup = (records, context, now, encode)
-        with pool_context.Pool(workers, _init_worker, setup) as pool:
-            for lines in pool.imap(_encode_chunk, starts):
-                yield from lines
-    finally:
-        gc.unfreeze()
+    setup = (records, context, now, encode)
+    for lines in fork_map(_encode_chunk, starts, initializer=_init_worker, initargs=setup):
+        yield from lines
 
 
 def _init_worker(records: list[Record], context: SlaContext, now: datetime, encode: Encode) -> None:
