@@ -56,3 +56,26 @@ def test_recent_changes_are_worked_out_once_and_cut_per_use() -> None:
     data.recent = data.recent[:3]  # from now on the kept list answers
     assert pages.recent_changes(data) == twenty[:3]
     assert len(pages.recent_changes(data, 30)) > 20  # more than is kept: worked out again
+
+
+def test_adoptions_are_found_for_the_rfc_pages_and_the_local_changes() -> None:
+    from conftest import FIXED_NOW, REPO_ROOT
+    from isg.records import parse_registry, read_record_files
+    from isg.render.builder import gather
+    from isg.render.pages import plan_pages
+    from isg.schemas import load_schemas
+
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    data = gather(registry, load_schemas(REPO_ROOT), at=FIXED_NOW, internal=False)
+    pages = {page.path: page for page in plan_pages(data)}
+    adopted = pages["rfcs/RFC-2026-10QVQ.html"].context["adopted_by"]
+    assert [r["id"] for r in adopted] == ["RFC-2026-20GW7"]
+    assert pages["rfcs/RFC-2026-20GW7.html"].context["adopted_by"] == []
+    changes = {c["id"]: c for c in pages["local-changes.html"].context["changes"]}
+    assert "RFC-2026-20GW7" not in changes  # an adopting RfC is not itself a local change
+    assert [a["id"] for a in changes["RFC-2026-10QVQ"]["_adopted_by"]] == ["RFC-2026-20GW7"]
+    assert all(
+        [a["id"] for a in change["_adopted_by"]]
+        == [r["id"] for r in data.of("rfc") if r.get("adopts") == change["id"]]
+        for change in changes.values()
+    )

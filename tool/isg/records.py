@@ -35,15 +35,17 @@ class Registry:
 
     def __post_init__(self) -> None:
         self._index: dict[tuple[str, str], Record] = {}
+        self._kinds: dict[str, list[Record]] = {}
         for record in self.records:
             self._index.setdefault((record.kind.name, record.id), record)
+            self._kinds.setdefault(record.kind.name, []).append(record)
         self._by_path = {record.path: record for record in self.records}
 
     def get(self, kind: str, record_id: str) -> Record | None:
         return self._index.get((kind, record_id))
 
     def of_kind(self, kind: str) -> list[Record]:
-        return [record for record in self.records if record.kind.name == kind]
+        return list(self._kinds.get(kind, ()))  # a copy: callers may sort it
 
     def by_path(self) -> dict[str, Record]:
         return self._by_path

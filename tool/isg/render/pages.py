@@ -299,6 +299,7 @@ def _rfc_pages(data: SiteData) -> list[Page]:
             },
         )
     ]
+    adopters = _adopters(rfcs)
     for rfc in rfcs:
         pages.append(
             Page(
@@ -308,11 +309,22 @@ def _rfc_pages(data: SiteData) -> list[Page]:
                 {
                     "rfc": rfc,
                     "release": data.get("release", rfc.get("release")),
-                    "adopted_by": [r for r in rfcs if r.get("adopts") == rfc["id"]],
+                    "adopted_by": adopters.get(rfc["id"], []),
                 },
             )
         )
     return pages
+
+
+def _adopters(rfcs: list[dict[str, Any]]) -> dict[Any, list[dict[str, Any]]]:
+    """The RfCs that adopt each RfC (a local change taken into the common system), in
+    order: one pass, not one per RfC (5,000 RfCs made that 25 million comparisons)."""
+    found: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for rfc in rfcs:
+        adopted = rfc.get("adopts")
+        if adopted is not None:
+            found[adopted].append(rfc)
+    return found
 
 
 def _release_pages(data: SiteData) -> list[Page]:
@@ -382,8 +394,9 @@ def _ci_pages(data: SiteData) -> list[Page]:
 
 def _local_changes(data: SiteData) -> list[dict[str, Any]]:
     rfcs = data.of("rfc")
+    adopters = _adopters(rfcs)
     return [
-        {**rfc, "_adopted_by": [r for r in rfcs if r.get("adopts") == rfc["id"]]}
+        {**rfc, "_adopted_by": adopters.get(rfc["id"], [])}
         for rfc in rfcs
         if rfc.get("scope") == "local" and not rfc.get("adopts")
     ]
