@@ -1,43 +1,59 @@
-"""The open-data JSON is json.dumps(indent=2, sort_keys=True) made markup-safe, byte for
-byte, however it is encoded (in pieces, to keep a large export's memory bounded)."""
+"""The open data (one record a line, keys sorted, markup-safe), recent changes once per site,
+and RfC adoptions in one pass."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isg.render.feeds import json_bytes
+from isg.render.feeds import export_json
 
+TEXT = st.text(alphabet='ab<>&é\u2028"\\ \n', max_size=6)
 VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(alphabet='ab<>&é\u2028"\\ \n', max_size=6),
-    lambda inner: (
-        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4)
-    ),
+    st.none() | st.booleans() | st.integers() | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
     max_leaves=30,
 )
+RECORDS = st.dictionaries(
+    st.sampled_from(["ci", "incident", "rfc"]),
+    st.dictionaries(TEXT, st.dictionaries(TEXT, VALUES, max_size=4), max_size=5),
+    max_size=3,
+)
+AT = datetime.fromisoformat("2026-11-27T12:00:00+00:00")
 
 
-def _definition(value: Any) -> bytes:
-    text = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
-    return (
-        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
-    ).encode()
+@settings(max_examples=300, deadline=None)
+@given(RECORDS)
+def test_the_export_is_the_records_one_a_line_and_markup_safe(records: Any) -> None:
+    encoded = export_json(records, AT)
+    assert json.loads(encoded) == {"as_of": AT.isoformat(), "records": records}
+    assert not {b"<", b">", b"&"} & {bytes([c]) for c in encoded}
+    lines = encoded.decode().split("\n")
+    per_kind = sum(len(of_kind) + 2 if of_kind else 1 for of_kind in records.values())
+    assert len(lines) == 1 + per_kind + (1 if records else 0) + 1  # head, kinds, "}}", ""
+    for kind in sorted(records):  # keys sorted, each record whole on its line
+        for record_id in sorted(records[kind]):
+            line = json.dumps(records[kind][record_id], sort_keys=True, ensure_ascii=False)
+            safe = line.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            assert any(
+                row.endswith(": " + safe) or row.endswith(": " + safe + ",") for row in lines
+            )
 
 
-@settings(max_examples=200, deadline=None)
-@given(VALUES)
-def test_json_bytes_is_the_indented_dump_made_markup_safe(value: Any) -> None:
-    assert json_bytes(value) == _definition(value)
-
-
-def test_a_large_export_spans_many_pieces() -> None:
-    value = {"records": [{"id": f"INC-{i}", "title": "a <b> & c" * (i % 3)} for i in range(20_000)]}
-    encoded = json_bytes(value)
-    assert encoded == _definition(value)
-    assert b"<" not in encoded and encoded.count(b"\\u003c") == sum(i % 3 for i in range(20_000))
+def test_a_large_export_is_written_in_many_batches() -> None:
+    records = {"incident": {f"INC-{i:05d}": {"title": "a <b> & c" * (i % 3)} for i in range(2500)}}
+    encoded = export_json(records, AT)
+    assert json.loads(encoded)["records"] == records
+    assert encoded.count(b"\\u003c") == sum(i % 3 for i in range(2500))
+    head = b'{"as_of": "2026-11-27T12:00:00+00:00", "records": {\n"incident": {\n'
+    assert encoded.startswith(head + b'"INC-00000": {"title": ""},\n')
+    assert encoded.endswith(b'"INC-02499": {"title": ""}\n}\n}}\n')
+    assert export_json({}, AT) == b'{"as_of": "2026-11-27T12:00:00+00:00", "records": {}}\n'
+    assert export_json({"ci": {}}, AT).endswith(b'"records": {\n"ci": {}\n}}\n')
 
 
 def test_recent_changes_are_worked_out_once_and_cut_per_use() -> None:

@@ -20,28 +20,30 @@ def _markup_safe(text: str) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def json_bytes(value: Any) -> bytes:
-    """`json.dumps(value, indent=2, sort_keys=True)` made markup-safe, as UTF-8 bytes.
-
-    Encoded a few thousand pieces at a time: an indented dump goes through json's Python
-    encoder, whose `dumps` first lists every piece (for the 63 MB open-data file of 50,000
-    incidents, millions of small strings: ~300 MB held at once, the site build's peak)."""
-    out = io.BytesIO()
-    batch: list[str] = []
-    encoder = json.JSONEncoder(indent=2, sort_keys=True, ensure_ascii=False)
-    for piece in encoder.iterencode(value):
-        batch.append(piece)
-        if len(batch) == 8192:
-            out.write(_markup_safe("".join(batch)).encode())
-            batch.clear()
-    batch.append("\n")
-    out.write(_markup_safe("".join(batch)).encode())
-    return out.getvalue()
-
-
 def export_json(records: Mapping[str, Mapping[str, Any]], at: datetime) -> bytes:
-    """Every published record, by kind then ID (open data)."""
-    return json_bytes({"as_of": at.isoformat(), "records": records})
+    """Every published record, by kind then ID (open data): one JSON document, laid out one
+    record per line with keys sorted, markup-safe (`<`, `>`, `&` escaped).
+
+    One record a line lets json's C encoder do the work (the indented layout went through
+    its Python encoder: 8-10 s for 50,000 incidents, against ~1 s), and lets a reader
+    `grep` or stream it; `jq .` pretty-prints it. Written a thousand records at a time."""
+    out = io.BytesIO()
+    out.write(('{"as_of": ' + json.dumps(at.isoformat()) + ', "records": {').encode())
+    for number, kind in enumerate(sorted(records)):
+        of_kind = records[kind]
+        out.write(((",\n" if number else "\n") + json.dumps(kind) + ": {").encode())
+        batch: list[str] = []
+        for index, record_id in enumerate(sorted(of_kind)):
+            line = json.dumps(of_kind[record_id], sort_keys=True, ensure_ascii=False)
+            key = json.dumps(record_id, ensure_ascii=False)
+            batch.append(("\n" if index == 0 else ",\n") + key + ": " + line)
+            if len(batch) == 1000:
+                out.write(_markup_safe("".join(batch)).encode())
+                batch.clear()
+        out.write(_markup_safe("".join(batch)).encode())
+        out.write(b"\n}" if of_kind else b"}")
+    out.write(b"\n}}\n" if records else b"}}\n")
+    return out.getvalue()
 
 
 def search_index_js(entries: list[dict[str, str]]) -> bytes:
