@@ -51,6 +51,7 @@ def make_environment(site_dir: Path) -> Environment:
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # one build, templates fixed: no stat of each template per page
     )
     env.filters["markdown"] = render_markdown
     env.filters["badge"] = state_badge

@@ -60,9 +60,17 @@ class SiteData:
     sla: dict[str, IncidentStatus]
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> page context
     recent: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    _sorted: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def of(self, kind: str) -> list[dict[str, Any]]:
-        return [self.records.get(kind, {})[key] for key in sorted(self.records.get(kind, {}))]
+        """The records of `kind` by ID (sorted once: pages ask for incidents many times)."""
+        found = self._sorted.get(kind)
+        if found is None:
+            of_kind = self.records.get(kind, {})
+            found = self._sorted[kind] = [of_kind[key] for key in sorted(of_kind)]
+        return list(found)  # a copy: callers may sort it
 
     def get(self, kind: str, record_id: Any) -> dict[str, Any] | None:
         return self.records.get(kind, {}).get(str(record_id))
