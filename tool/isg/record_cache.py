@@ -25,7 +25,7 @@ import sqlite3
 import stat as stat_module
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -276,6 +276,13 @@ def open_database(
             except OSError:
                 return None
     return None
+
+
+def in_chunks(keys: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """`keys` 500 at a time, each with its `?,?,...` (SQLite caps a statement's parameters)."""
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        yield chunk, ",".join("?" * len(chunk))
 
 
 def connect_database(path: Path | str, schema: str, version: str) -> sqlite3.Connection:

@@ -42,7 +42,13 @@ from typing import Any
 from isg.git_history import OBJECT_ID, WorkTree, work_tree
 from isg.integrity import KEPT_FIELDS
 from isg.model import Finding, Record
-from isg.record_cache import RACY_NS, connect_database, current_files, open_database
+from isg.record_cache import (
+    RACY_NS,
+    connect_database,
+    current_files,
+    in_chunks,
+    open_database,
+)
 from isg.records import file_stem, read_one
 from isg.schemas import SchemaSet
 from isg.summaries import (
@@ -159,7 +165,7 @@ class SummaryStore:
         if paths is None:
             return {p: (b, s) for p, b, s in self.db.execute("SELECT path, blob, stat FROM files")}
         found: dict[str, tuple[str, str | None]] = {}
-        for chunk, marks in _in_chunks(list(paths)):
+        for chunk, marks in in_chunks(list(paths)):
             query = f"SELECT path, blob, stat FROM files WHERE path IN ({marks})"
             found.update({p: (b, s) for p, b, s in self.db.execute(query, chunk)})
         return found
@@ -188,14 +194,14 @@ class SummaryStore:
     def delete(self, paths: Sequence[str]) -> None:
         if not self.db.execute("SELECT 1 FROM files LIMIT 1").fetchone():
             return  # a new store: nothing to delete
-        for chunk, marks in _in_chunks(paths):
+        for chunk, marks in in_chunks(paths):
             self.db.execute(f"DELETE FROM files WHERE path IN ({marks})", chunk)
             self.db.execute(f"DELETE FROM refs WHERE path IN ({marks})", chunk)
 
     def ids_of(self, paths: Sequence[str]) -> set[str]:
         """The IDs the records at `paths` have."""
         found: set[str] = set()
-        for chunk, marks in _in_chunks(paths):
+        for chunk, marks in in_chunks(paths):
             query = f"SELECT id FROM files WHERE path IN ({marks}) AND id != ''"
             found.update(i for (i,) in self.db.execute(query, chunk))
         return found
@@ -213,7 +219,7 @@ class SummaryStore:
             self.db.execute(exists)
             return
         for column, keys in (("path", list(paths)), ("value", sorted(set(values)))):
-            for chunk, marks in _in_chunks(keys):
+            for chunk, marks in in_chunks(keys):
                 self.db.execute(f"{exists} WHERE {column} IN ({marks})", chunk)
 
     def view(self, schemas: SchemaSet, read: Callable[[str], Record | None]) -> StoredSummaries:
@@ -348,13 +354,6 @@ def _names_in(text: str | None) -> set[str] | None:
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         return None
     return set(names)
-
-
-def _in_chunks(keys: Sequence[str]) -> Iterator[tuple[Sequence[str], str]]:
-    """`keys` 500 at a time, each with its `?,?,...` (SQLite caps a statement's parameters)."""
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        yield chunk, ",".join("?" * len(chunk))
 
 
 class StoredSummaries(SummaryIndex):

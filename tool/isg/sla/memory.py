@@ -15,11 +15,15 @@ ground). Over the years most incidents are closed, so the store keeps:
 * `lines`: the JSON line of each closed incident, with the blob id of the file it was made
   from, for runs with and without evidence, under `meta.context`: a digest of the
   foundation records, the schemas, isg's code and the holiday and zone data versions.
+* `statuses`: the whole status of each closed incident (`status_json`: every field, times
+  with their zone), under the same context, for the commands that need statuses rather
+  than lines: `sla status` as text or SVG, `explain`, `watch` and the site
+  (`evaluate_remembered`).
 
-A line is reused when the incident's file has the same blob, the incident is closed by `now`
-and the context is the same; the output is then byte for byte that of a run without the
-store (tests/unit/test_sla_memory.py replays a git history to prove it). Only open and
-changed incidents are evaluated, and only new commits read.
+A line or status is reused when the incident's file has the same blob, the incident is
+closed by `now` and the context is the same; the output is then byte for byte that of a run
+without the store (tests/unit/test_sla_memory.py replays a git history to prove it). Only
+open and changed incidents are evaluated, and only new commits read.
 
 Like validation's store (summary_store.py): never used when git tracks `.isg/`, replaced
 when SQLite cannot read it, data only (JSON text, never code), written in transactions; any
@@ -53,7 +57,7 @@ from isg.git_history import (
     read_milestone_log,
 )
 from isg.model import FirstSeen, Record
-from isg.record_cache import cache_salt, load_registry, open_database
+from isg.record_cache import cache_salt, in_chunks, load_registry, open_database
 from isg.records import Registry
 from isg.schemas import SchemaSet, load_schemas
 from isg.sla.clock import Pause
@@ -148,7 +152,7 @@ class SlaMemory:
         self.db.execute("BEGIN IMMEDIATE")
         try:
             changed = self._add_seen(log) if linear else self._replace_seen(log)
-            for chunk, marks in _in_chunks(sorted(changed)):
+            for chunk, marks in in_chunks(sorted(changed)):
                 query = f"DELETE FROM lines WHERE evidence = 1 AND incident IN ({marks})"
                 self.db.execute(query, chunk)
             if log.head is not None:
@@ -182,7 +186,7 @@ class SlaMemory:
         for row in self.db.execute("SELECT * FROM seen"):
             old.setdefault(row[0], set()).add(row)
         changed = {i for i in new.keys() | old.keys() if new.get(i) != old.get(i)}
-        for chunk, marks in _in_chunks(sorted(changed)):
+        for chunk, marks in in_chunks(sorted(changed)):
             self.db.execute(f"DELETE FROM seen WHERE incident IN ({marks})", chunk)
         rows = [row for incident in sorted(changed) for row in sorted(new.get(incident, ()))]
         self.db.executemany("INSERT INTO seen VALUES (?, ?, ?, ?, ?)", rows)
@@ -190,7 +194,7 @@ class SlaMemory:
 
     def _seen_of(self, incidents: Iterable[str]) -> list[SeenRow]:
         found: list[SeenRow] = []
-        for chunk, marks in _in_chunks(sorted(incidents)):
+        for chunk, marks in in_chunks(sorted(incidents)):
             query = f"SELECT * FROM seen WHERE incident IN ({marks})"
             found.extend(self.db.execute(query, chunk))
         return found
@@ -281,12 +285,6 @@ def _seen_rows(found: FirstSeenMap) -> list[SeenRow]:
         rows.append((incident, key, (instant - EPOCH) // MICROSECOND, first.commit, committed))
     rows.sort()
     return rows
-
-
-def _in_chunks(values: Sequence[str], size: int = 500) -> Iterator[tuple[Sequence[str], str]]:
-    for start in range(0, len(values), size):
-        chunk = values[start : start + size]
-        yield chunk, ",".join("?" * len(chunk))
 
 
 def context_digest(root: Path, registry: Registry) -> str | None:
