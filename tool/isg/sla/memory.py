@@ -111,7 +111,6 @@ class SlaMemory:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.tip: str | None = None  # the commit the `seen` rows were read up to, this run
-        self.changed: set[str] = set()  # the incidents whose `seen` rows changed, this run
 
     @classmethod
     def open(cls, root: Path) -> SlaMemory | None:
@@ -133,8 +132,8 @@ class SlaMemory:
     def update_history(self, root: Path) -> FirstSeenMap | None:
         """Bring `seen` up to HEAD, reading only the commits since the last run where that
         gives the same answer as reading them all. Returns the whole first-seen map when it
-        had to read the whole history (else None: ask `first_seen`); `changed` names the
-        incidents whose rows changed."""
+        had to read the whole history (else None: ask `first_seen`). The incidents whose rows
+        changed lose their evidence lines in the same transaction."""
         top, folder, head = milestone_log_place(root)
         tip = self._meta("tip")
         place = f"{top}\0{folder}"
@@ -146,7 +145,7 @@ class SlaMemory:
             and grows_linearly(top, tip, head)
         )
         if linear and tip == head:
-            self.tip, self.changed = head, set()
+            self.tip = head
             return None
         log = read_milestone_log(root, since=tip if linear else None, head=head)
         self.db.execute("BEGIN IMMEDIATE")
@@ -162,7 +161,7 @@ class SlaMemory:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
-        self.tip, self.changed = log.head, changed
+        self.tip = log.head
         return None if linear else log.found
 
     def _add_seen(self, log: MilestoneLog) -> set[str]:
