@@ -176,6 +176,43 @@ def test_a_broken_store_is_replaced_and_a_planted_one_never_read(git_repo: Path)
     assert '"planted"' in planted  # the lie would have been told: the check above matters
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "UPDATE statuses SET status = '{\"incident_id\": 1}'",
+        "UPDATE statuses SET status = 'not json'",
+        "UPDATE lines SET line = 42",
+        "UPDATE lines SET line = 'half a li'",
+        "UPDATE seen SET instant = 'soon'",
+        "UPDATE seen SET committed = '2026-11-20T10:00:00'",  # no offset
+        "UPDATE seen SET committed = 'yesterday'",
+    ],
+)
+def test_damaged_rows_are_never_taken_for_answers(
+    run_cli: RunCli, git_repo: Path, damage: str
+) -> None:
+    """The definition is a run without the store; a damaged row costs work, never a wrong
+    line, a wrong status or a traceback."""
+    shutil.copytree(REPO_ROOT / "site", git_repo / "site")
+    json_args = ("sla", "status", "--evidence", "--at", FIXED_AT, "--format", "json")
+    text_args = ("sla", "status", "--evidence", "--at", FIXED_AT)
+    site_args = ("site", "build", "--at", FIXED_AT, "--no-history")
+    expected = {}
+    for args in (json_args, text_args):  # fills the store (lines, statuses, seen)
+        expected[args] = run_cli(*args, "--repo", str(git_repo)).stdout
+    run_cli(*site_args, "--repo", str(git_repo), "--out", str(git_repo / "one"))
+    with sqlite3.connect(_store(git_repo)) as db:
+        db.execute(damage)
+    for args in (json_args, text_args):
+        result = run_cli(*args, "--repo", str(git_repo))
+        assert result.exit_code == 0 and result.stdout == expected[args], args
+    run_cli(*site_args, "--repo", str(git_repo), "--out", str(git_repo / "two"))
+    one, two = git_repo / "one", git_repo / "two"
+    assert [p.read_bytes() for p in sorted(one.rglob("*.html"))] == [
+        p.read_bytes() for p in sorted(two.rglob("*.html"))
+    ]
+
+
 def test_a_store_failing_mid_run_falls_back_to_the_full_answer(
     git_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -202,11 +202,17 @@ class SlaMemory:
         """What `first_recorded_milestones` says of these incidents (history as updated)."""
         found: FirstSeenMap = {}
         commits: dict[str, FirstSeen] = {}
-        for incident, key, instant, commit, committed in self._seen_of(incidents):
-            first = commits.get(commit)
-            if first is None:
-                first = commits[commit] = FirstSeen(commit, datetime.fromisoformat(committed))
-            found[(incident, key, EPOCH + instant * MICROSECOND)] = first
+        try:
+            for incident, key, instant, commit, committed in self._seen_of(incidents):
+                first = commits.get(commit)
+                if first is None:
+                    when = datetime.fromisoformat(committed)
+                    if when.tzinfo is None:
+                        raise ValueError(f"{committed!r} has no offset")
+                    first = commits[commit] = FirstSeen(commit, when)
+                found[(incident, key, EPOCH + instant * MICROSECOND)] = first
+        except (ValueError, TypeError, OverflowError) as exc:  # a damaged row: not to be guessed
+            raise sqlite3.DatabaseError(f"damaged first-seen row: {exc}") from None
         return found
 
     # --- lines --------------------------------------------------------------------------------
@@ -225,7 +231,10 @@ class SlaMemory:
         found = {}
         for incident, blob, text in self.db.execute("SELECT * FROM statuses"):
             if blobs.get(incident) == blob:
-                found[incident] = status_from_json(text)
+                try:
+                    found[incident] = status_from_json(text)
+                except (ValueError, TypeError, KeyError, AttributeError):
+                    continue  # a damaged row: that incident is evaluated afresh
         return found
 
     def keep_statuses(self, rows: Sequence[tuple[str, str, IncidentStatus]], context: str) -> None:
@@ -250,7 +259,7 @@ class SlaMemory:
         return {
             incident: line
             for incident, blob, line in self.db.execute(query, (int(evidence),))
-            if blobs.get(incident) == blob
+            if blobs.get(incident) == blob and _whole_line(line)
         }
 
     def keep(
@@ -271,6 +280,11 @@ class SlaMemory:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+
+def _whole_line(line: object) -> bool:
+    """A kept line as `incident_json` wrote it (one JSON object), not a damaged cell."""
+    return isinstance(line, str) and line.startswith("{") and line.endswith("}")
 
 
 def _seen_rows(found: FirstSeenMap) -> list[SeenRow]:
