@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import zlib
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def test_a_broken_store_is_replaced_and_a_planted_one_never_read(git_repo: Path)
 
     # A line planted in the store of a repository whose .isg/ git tracks is never used.
     db = sqlite3.connect(_store(git_repo))
-    db.execute("UPDATE lines SET line = '{\"planted\": true}'")
+    db.execute("UPDATE lines SET line = ?", (zlib.compress(b'{"planted": true}'),))
     db.commit()
     db.close()
     git(git_repo, "add", "-f", ".isg")
@@ -183,6 +184,8 @@ def test_a_broken_store_is_replaced_and_a_planted_one_never_read(git_repo: Path)
         "UPDATE statuses SET status = 'not json'",
         "UPDATE lines SET line = 42",
         "UPDATE lines SET line = 'half a li'",
+        "UPDATE lines SET line = substr(line, 1, 20)",  # cut short
+        "UPDATE statuses SET status = substr(status, 1, 20)",
         "UPDATE seen SET instant = 'soon'",
         "UPDATE seen SET committed = '2026-11-20T10:00:00'",  # no offset
         "UPDATE seen SET committed = 'yesterday'",
@@ -236,7 +239,7 @@ def test_the_cli_uses_the_store_unless_told_not_to(
     assert first.exit_code == 0 and _store(git_repo).exists()
     with sqlite3.connect(_store(git_repo)) as db:
         assert db.execute("SELECT count(*) FROM lines").fetchone() == (CLOSED,)
-        db.execute("UPDATE lines SET line = '{\"stale\": true}'")
+        db.execute("UPDATE lines SET line = ?", (zlib.compress(b'{"stale": true}'),))
     assert '"stale"' in run_cli(*args, "--repo", str(git_repo)).stdout  # read from the store
     monkeypatch.setenv("ISG_NO_CACHE", "1")
     assert run_cli(*args, "--repo", str(git_repo)).stdout == first.stdout

@@ -38,6 +38,7 @@ import hashlib
 import json
 import sqlite3
 import sys
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields, is_dataclass
@@ -77,7 +78,7 @@ from isg.sla.run import (
 STORE_FILE = "sla.sqlite"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-FORMAT = "3"
+FORMAT = "4"
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (
@@ -93,13 +94,13 @@ CREATE TABLE lines (
     incident TEXT NOT NULL,
     evidence INTEGER NOT NULL,
     blob TEXT NOT NULL,
-    line TEXT NOT NULL,
+    line BLOB NOT NULL,       -- zlib of the UTF-8 line (a third of the size)
     PRIMARY KEY (incident, evidence)
 );
 CREATE TABLE statuses (      -- whole statuses of closed incidents (status_json), for the site
     incident TEXT PRIMARY KEY,
     blob TEXT NOT NULL,
-    status TEXT NOT NULL
+    status BLOB NOT NULL      -- zlib of status_json
 );
 """
 SeenRow = tuple[str, str, int, str, str]
@@ -232,8 +233,8 @@ class SlaMemory:
         for incident, blob, text in self.db.execute("SELECT * FROM statuses"):
             if blobs.get(incident) == blob:
                 try:
-                    found[incident] = status_from_json(text)
-                except (ValueError, TypeError, KeyError, AttributeError):
+                    found[incident] = status_from_json(_unpack(text))
+                except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
                     continue  # a damaged row: that incident is evaluated afresh
         return found
 
@@ -246,7 +247,7 @@ class SlaMemory:
             if self._meta("context") == context:
                 self.db.executemany(
                     "INSERT OR REPLACE INTO statuses VALUES (?, ?, ?)",
-                    [(incident, blob, status_json(status)) for incident, blob, status in rows],
+                    [(i, blob, _pack(status_json(status))) for i, blob, status in rows],
                 )
             self.db.execute("COMMIT")
         except BaseException:
@@ -256,11 +257,16 @@ class SlaMemory:
     def lines(self, evidence: bool, blobs: Mapping[str, str]) -> dict[str, str]:
         """The lines kept for incidents whose file is still `blobs[incident]`."""
         query = "SELECT incident, blob, line FROM lines WHERE evidence = ?"
-        return {
-            incident: line
-            for incident, blob, line in self.db.execute(query, (int(evidence),))
-            if blobs.get(incident) == blob and _whole_line(line)
-        }
+        found = {}
+        for incident, blob, packed in self.db.execute(query, (int(evidence),)):
+            if blobs.get(incident) == blob:
+                try:
+                    line = _unpack(packed)
+                except (ValueError, TypeError, zlib.error):
+                    continue  # a damaged row: that incident is evaluated afresh
+                if _whole_line(line):
+                    found[incident] = line
+        return found
 
     def keep(
         self, evidence: bool, rows: Sequence[tuple[str, str, str]], context: str, tip: str | None
@@ -274,12 +280,23 @@ class SlaMemory:
             if self._meta("context") == context and (not evidence or self._meta("tip") == tip):
                 self.db.executemany(
                     "INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?)",
-                    [(incident, int(evidence), blob, line) for incident, blob, line in rows],
+                    [(incident, int(evidence), blob, _pack(line)) for incident, blob, line in rows],
                 )
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+
+def _pack(text: str) -> bytes:
+    return zlib.compress(text.encode(), 1)
+
+
+def _unpack(packed: bytes) -> str:
+    """The text `_pack` stored; ValueError, TypeError or zlib.error for anything else."""
+    if not isinstance(packed, bytes):
+        raise TypeError(f"a {type(packed).__name__} where the store keeps bytes")
+    return zlib.decompress(packed).decode()
 
 
 def _whole_line(line: object) -> bool:
