@@ -309,11 +309,12 @@ class MilestoneLog:
 
     head: str | None  # the commit read up to (None: the log was read by name, HEAD)
     found: FirstSeenMap
-    top: Path
-    folder: str  # records/incidents, relative to the repository's top
 
 
-def milestone_log_place(root: Path) -> tuple[Path, str, str | None]:
+LogPlace = tuple[Path, str, str | None]  # (repository top, incidents folder in it, HEAD)
+
+
+def milestone_log_place(root: Path) -> LogPlace:
     """The repository's top, the incidents' folder in it, and the commit HEAD names (None
     before the first commit)."""
     try:
@@ -328,15 +329,15 @@ def milestone_log_place(root: Path) -> tuple[Path, str, str | None]:
 
 
 def read_milestone_log(
-    root: Path, since: str | None = None, head: str | None = None
+    root: Path, since: str | None = None, place: LogPlace | None = None
 ) -> MilestoneLog:
     """The first commits recording each milestone (see `first_recorded_milestones`), in the
-    history of HEAD (or of `head`, a commit ID), or only in the commits after `since`
-    (for a caller that has read up to `since` and checked `grows_linearly` from it)."""
-    top, folder, current = milestone_log_place(root)
+    history of HEAD, or only in the commits after `since` (for a caller that has read up to
+    `since` and checked `grows_linearly` from it). `place`: `milestone_log_place(root)`,
+    when the caller already asked."""
+    top, folder, head = place or milestone_log_place(root)
     # Read up to a commit named by its ID, so that the caller knows exactly what was read
     # even if HEAD moves meanwhile; an unborn HEAD is left to git log to report.
-    head = head or current
     revisions = [f"{since}..{head}" if since else head] if head else []
     command = [
         "git",
@@ -374,7 +375,7 @@ def read_milestone_log(
             instant = times[value]
             if instant is not None:
                 found.setdefault((incident, key.decode(), instant), commit)
-    return MilestoneLog(head, found, top, folder)
+    return MilestoneLog(head, found)
 
 
 def grows_linearly(top: Path, old: str, new: str) -> bool:

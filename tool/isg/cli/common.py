@@ -108,7 +108,12 @@ def load_registry(root: Path) -> Registry:
     from isg.record_cache import load_registry as load
     from isg.schemas import load_schemas
 
-    return load(root, load_schemas(root), use_cache=os.environ.get("ISG_NO_CACHE") != "1")
+    return load(root, load_schemas(root), use_cache=caching())
+
+
+def caching() -> bool:
+    """Whether commands may use `.isg/cache/` (`ISG_NO_CACHE=1` says not)."""
+    return os.environ.get("ISG_NO_CACHE") != "1"
 
 
 class Progress:

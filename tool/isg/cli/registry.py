@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +11,15 @@ from typing import TextIO
 import click
 
 from isg.canonical import canonical_text, format_registry
-from isg.cli.common import Progress, cli, library_errors, parse_at, registry_root, repo_option
+from isg.cli.common import (
+    Progress,
+    caching,
+    cli,
+    library_errors,
+    parse_at,
+    registry_root,
+    repo_option,
+)
 from isg.errors import UsageError
 from isg.integrity import check_privacy, member_emails
 from isg.model import KIND_BY_NAME
@@ -79,7 +86,7 @@ def validate_command(
         now=now,
         base_ref=base_ref,
         paths=rel_paths,
-        use_cache=not no_cache and os.environ.get("ISG_NO_CACHE") != "1",
+        use_cache=not no_cache and caching(),
         progress=progress,
     )
     progress.finish()

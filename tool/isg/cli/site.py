@@ -14,6 +14,7 @@ import click
 
 from isg.cli.common import (
     Progress,
+    caching,
     cli,
     library_errors,
     load_registry,
@@ -100,10 +101,9 @@ def build_command(
     now = _as_of(at, root)
     registry = load_registry(root)
     schemas = load_schemas(root)
-    use_cache = os.environ.get("ISG_NO_CACHE") != "1"
 
     def evaluate(registry: Registry, schemas: SchemaSet, at: datetime) -> SlaRun:
-        return evaluate_remembered(root, registry, schemas, now=at, use_cache=use_cache)
+        return evaluate_remembered(root, registry, schemas, now=at, use_cache=caching())
 
     if no_history:
         data = gather(registry, schemas, at=now, internal=internal, evaluate=evaluate)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from datetime import datetime
@@ -13,6 +12,7 @@ import click
 from isg.approvals import owed_retrospective_reviews
 from isg.cli.common import (
     Progress,
+    caching,
     cli,
     library_errors,
     load_registry,
@@ -53,9 +53,8 @@ def _run(
     root = registry_root(repo)
     registry = load_registry(root)
     progress = Progress("isg sla: evaluating incidents")
-    use_cache = os.environ.get("ISG_NO_CACHE") != "1"
     run = evaluate_remembered(
-        root, registry, load_schemas(root), now=now, ids=ids, progress=progress, use_cache=use_cache
+        root, registry, load_schemas(root), now=now, ids=ids, progress=progress, use_cache=caching()
     )
     progress.finish()
     for line in run.skipped:
@@ -210,7 +209,7 @@ def _status_json(repo: Path | None, at: str | None, ids: tuple[str, ...], eviden
     root = registry_root(repo)
     progress = Progress("isg sla: evaluating incidents")
     skipped: list[str] = []
-    use_cache = os.environ.get("ISG_NO_CACHE") != "1"
+    use_cache = caching()
 
     def lines() -> Iterator[str]:
         for item in status_json_lines(

@@ -109,14 +109,16 @@ SeenRow = tuple[str, str, int, str, str]
 class SlaMemory:
     """The store of one registry (see the module docstring)."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, salt: str) -> None:
         self.db = db
+        self.salt = salt  # cache_salt: the schemas and isg's code the store was opened for
         self.tip: str | None = None  # the commit the `seen` rows were read up to, this run
 
     @classmethod
     def open(cls, root: Path) -> SlaMemory | None:
-        db = open_database(root, STORE_FILE, _SCHEMA, f"{FORMAT} {cache_salt(root)}")
-        return cls(db) if db is not None else None
+        salt = cache_salt(root)
+        db = open_database(root, STORE_FILE, _SCHEMA, f"{FORMAT} {salt}")
+        return cls(db, salt) if db is not None else None
 
     def close(self) -> None:
         self.db.close()
@@ -135,7 +137,7 @@ class SlaMemory:
         gives the same answer as reading them all. Returns the whole first-seen map when it
         had to read the whole history (else None: ask `first_seen`). The incidents whose rows
         changed lose their evidence lines in the same transaction."""
-        top, folder, head = milestone_log_place(root)
+        top, folder, head = place_now = milestone_log_place(root)
         tip = self._meta("tip")
         place = f"{top}\0{folder}"
         linear = (
@@ -148,7 +150,7 @@ class SlaMemory:
         if linear and tip == head:
             self.tip = head
             return None
-        log = read_milestone_log(root, since=tip if linear else None, head=head)
+        log = read_milestone_log(root, since=tip if linear else None, place=place_now)
         self.db.execute("BEGIN IMMEDIATE")
         try:
             changed = self._add_seen(log) if linear else self._replace_seen(log)
@@ -317,13 +319,13 @@ def _seen_rows(found: FirstSeenMap) -> list[SeenRow]:
     return rows
 
 
-def context_digest(root: Path, registry: Registry) -> str | None:
+def context_digest(salt: str, registry: Registry) -> str | None:
     """What every line depends on besides its incident: the foundation records (by blob), the
-    schemas and isg's code (`cache_salt`), and the holiday and zone data. None when the
-    registry's loader did not know the blobs."""
+    schemas and isg's code (`salt`, from `cache_salt`), and the holiday and zone data. None
+    when the registry's loader did not know the blobs."""
     if registry.blobs is None:
         return None
-    digest = hashlib.sha1(cache_salt(root).encode(), usedforsecurity=False)
+    digest = hashlib.sha1(salt.encode(), usedforsecurity=False)
     for kind in FOUNDATION_KINDS:
         for record in registry.of_kind(kind):
             digest.update(f"{record.path}\0{registry.blobs.get(record.path)}\0".encode())
@@ -434,14 +436,15 @@ def evaluate_remembered(
     """`evaluate_registry`, reusing the statuses of closed incidents the store kept (their
     files unchanged, the context the same) and keeping those of newly closed ones."""
     store = SlaMemory.open(root) if use_cache else None
-    digest = context_digest(root, registry) if store is not None else None
+    digest = context_digest(store.salt, registry) if store is not None else None
     if store is None or digest is None:
         if store is not None:
             store.close()
         return evaluate_registry(registry, schemas, now=now, ids=ids, progress=progress)
     try:
         blobs = _incident_blobs(registry)
-        wanted = {i: b for i, b in blobs.items() if i in set(ids)} if ids else blobs
+        asked = set(ids)
+        wanted = {i: b for i, b in blobs.items() if i in asked} if ids else blobs
         try:
             store.use_context(digest)
             known = store.statuses(wanted)
@@ -522,7 +525,7 @@ def _status_json_lines(
         history = pool.submit(_history, root, memory) if evidence else None
         registry = load_registry(root, schemas, use_cache=use_cache)
         first_seen, memory = history.result() if history is not None else (None, memory)
-    digest = context_digest(root, registry) if memory is not None else None
+    digest = context_digest(memory.salt, registry) if memory is not None else None
     if digest is None:
         memory = None
     blobs = _incident_blobs(registry)
