@@ -144,6 +144,10 @@ def measure_size(size: int, args: argparse.Namespace) -> list[tuple[int, str, fl
             check=True,
             stdout=subprocess.DEVNULL,
         )
+    else:  # a kept registry is measured with today's schemas and templates, not its old copies
+        for folder in ("schemas", "site"):
+            shutil.rmtree(registry / folder)
+            shutil.copytree(ROOT / folder, registry / folder)
     hugo = hugo_site(args.work / f"hugo-{size}", size)
     site_out = args.work / f"site-{size}"
     cache = registry / ".isg" / "cache"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -106,24 +106,46 @@ def gather(
         run = evaluate(registry, schemas, at)
     sla = {s.incident_id: s for s in run.statuses if s.incident_id in published}
     years = sorted({s.reported_at.year for s in run.statuses if s.reported_at.year <= at.year})
-    reports = {}
-    for year in years:
-        report = build_report(
+    known = {s.incident_id: s for s in run.statuses}
+    visible = published | set(records.get("problem", {}))
+
+    def report(year: int) -> dict[str, Any]:
+        made = build_report(
             registry,
             schemas,
             year=year,
             now=at,
             reopened=reopened(year),
             commit=commit,
-            known={s.incident_id: s for s in run.statuses},
+            known=known,
         )
-        reports[year] = {
-            "report": _only_published(
-                report_dict(report), published | set(records.get("problem", {}))
-            ),
-            "chart": Markup(compliance_svg(report, inline=True)),
+        return {
+            "report": _only_published(report_dict(made), visible),
+            "chart": Markup(compliance_svg(made, inline=True)),
         }
+
+    reports = dict(zip(years, _each(report, years, len(run.statuses)), strict=True))
     return SiteData(at=at, records=records, sla=sla, reports=reports)
+
+
+REPORTS_PARALLEL_FROM = 5000  # incidents: below this, one yearly report is quicker than a fork
+_REPORT: dict[str, Callable[[int], Any]] = {}
+
+
+def _each(function: Callable[[int], Any], years: list[int], incidents: int) -> list[Any]:
+    """`function(year)` for each year: each report passes over every incident (~0.7 s at
+    50,000), so with many incidents they are shared out over forked processes."""
+    if len(years) < 2 or not worth_forking(incidents, REPORTS_PARALLEL_FROM):
+        return [function(year) for year in years]
+    _REPORT["function"] = function
+    try:
+        return list(fork_map(_report_of, years))
+    finally:
+        _REPORT.clear()
+
+
+def _report_of(year: int) -> Any:
+    return _REPORT["function"](year)
 
 
 def _only_published(value: Any, published: set[str]) -> Any:
@@ -162,45 +184,50 @@ def build_site(
     internal: bool,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[int, int, int]:
-    """`write_site(render_site(...), out)` without holding the site in memory: each page is
-    written (if its bytes differ) by the process that rendered it. Returns (files, written,
-    removed)."""
+    """`write_site(render_site(...), out)` without holding the site in memory: each page and
+    file is written (if its bytes differ) by the process that made it. Returns (files,
+    written, removed)."""
     out = _prepare(out)
     present = set(_walk_files(out))
     env = make_environment(site_dir)
     pages = plan_pages(data)
-    changed = _render_all(env, pages, data, internal, progress, out=out, present=present)
-    written = sum(1 for was_written in changed if was_written)
-    folders: set[Path] = set()
-    paths = {page.path for page in pages}
-    for rel, content in _other_files(data, site_dir):  # one at a time: the largest are 70 MB
-        written += _put(out, rel, content, rel in present, folders)
-        paths.add(rel)
-        del content
-    return len(paths), written, _remove_stale(out, present - paths)
+    makers = _file_makers(data, site_dir)
+    changed = _render_all(
+        env, pages, data, internal, progress, out=out, present=present, makers=makers
+    )
+    paths = {page.path for page in pages} | {rel for rel, _ in makers}
+    return len(paths), sum(changed), _remove_stale(out, present - paths)
 
 
 def other_files(data: SiteData, site_dir: Path) -> dict[str, bytes]:
     """The site's files besides its HTML pages: feeds, calendar, open data, search, assets."""
-    return dict(_other_files(data, site_dir))
+    return {rel: make() for rel, make in _file_makers(data, site_dir)}
 
 
-def _other_files(data: SiteData, site_dir: Path) -> Iterator[tuple[str, bytes]]:
-    releases = sorted(data.of("release"), key=lambda r: r.get("planned_date", ""))
-    yield "feed.atom", atom_feed(recent_changes(data), data.at)
-    yield "releases.ics", release_calendar(releases, data.at)
-    yield "data/records.json", export_json(data.records, data.at)
-    yield "assets/search-index.js", search_index_js(_search_entries(data))
-    statuses = [data.sla[key] for key in sorted(data.sla)]
-    yield "sla.svg", render_sla_svg_bytes(statuses, data.at)
-    del statuses
+def _file_makers(data: SiteData, site_dir: Path) -> list[tuple[str, Callable[[], bytes]]]:
+    """Each file besides the pages with what makes it, the slowest first (each is made and
+    written apart, while pages are rendered: the largest are ~70 MB at 50,000 incidents)."""
+    makers: list[tuple[str, Callable[[], bytes]]] = [
+        ("sla.svg", lambda: render_sla_svg_bytes([data.sla[k] for k in sorted(data.sla)], data.at)),
+        ("data/records.json", lambda: export_json(data.records, data.at)),
+        ("assets/search-index.js", lambda: search_index_js(_search_entries(data))),
+        ("feed.atom", lambda: atom_feed(recent_changes(data), data.at)),
+        (
+            "releases.ics",
+            lambda: release_calendar(
+                sorted(data.of("release"), key=lambda r: r.get("planned_date", "")), data.at
+            ),
+        ),
+    ]
     for asset in sorted((site_dir / "static").glob("*")):
         if asset.is_file() and not asset.is_symlink():
-            yield f"assets/{asset.name}", asset.read_bytes()
+            makers.append((f"assets/{asset.name}", asset.read_bytes))
+    return makers
 
 
 PARALLEL_FROM = 1000  # fewer pages are rendered here: starting processes costs more
 _JOB: dict[str, Any] = {}
+Job = tuple[str, int, int]  # ("pages", first, end) or ("file", index of its maker, 0)
 
 
 def _render_all(
@@ -212,44 +239,58 @@ def _render_all(
     *,
     out: Path | None = None,
     present: set[str] | None = None,
+    makers: Sequence[tuple[str, Callable[[], bytes]]] = (),
 ) -> list[Any]:
     """Every page rendered, in order: its bytes, or with `out`, whether it was written there
-    (only if its bytes differ). Shared out over forked processes when there are many (they
-    inherit the data and the compiled templates)."""
-    if not worth_forking(len(pages), PARALLEL_FROM):
-        done: list[Any] = []
-        folders: set[Path] = set()
-        for page in pages:
-            content = _render(env, page, data, internal=internal)
-            if out is None:
-                done.append(content)
-            else:
-                done.append(_put(out, page.path, content, page.path in (present or ()), folders))
-            if progress and len(done) % 200 == 0:
-                progress(len(done), len(pages))
-        if progress:
-            progress(len(done), len(pages))
-        return done
-    _JOB.update(env=env, pages=pages, data=data, internal=internal, out=out, present=present)
-    step = max(50, len(pages) // (workers() * 8))
-    ranges = [(i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
+    (only if its bytes differ); then, for each of `makers` (only with `out`), whether its file
+    was written. Shared out over forked processes when there are many pages (they inherit the
+    data and the compiled templates); the files are made first, beside the first pages."""
+    _JOB.update(
+        env=env, pages=pages, data=data, internal=internal, out=out, present=present or set()
+    )
+    _JOB["makers"] = makers
+    results: Iterable[list[Any]]
     try:
+        if not worth_forking(len(pages), PARALLEL_FROM):
+            step = 200  # progress is told after each step
+            jobs: list[Job] = [
+                ("pages", i, min(i + step, len(pages))) for i in range(0, len(pages), step)
+            ]
+            results = map(_run_job, jobs)
+        else:
+            step = max(50, len(pages) // (workers() * 8))
+            jobs = [("file", i, 0) for i in range(len(makers))]
+            jobs += [("pages", i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
+            results = fork_map(_run_job, jobs)
         rendered: list[Any] = []
-        for chunk in fork_map(_render_range, ranges):
-            rendered.extend(chunk)
+        files: list[Any] = [None] * len(makers)
+        for job, found in zip(jobs, results, strict=True):
+            if job[0] == "file":
+                files[job[1]] = found[0]
+                continue
+            rendered.extend(found)
             if progress:
                 progress(len(rendered), len(pages))
-        return rendered
+        if progress and not pages:
+            progress(0, 0)
+        for index, was_written in enumerate(files):
+            if was_written is None:  # not shared out: made here, after the pages
+                files[index] = _run_job(("file", index, 0))[0]
+        return rendered + files
     finally:
         _JOB.clear()
 
 
-def _render_range(bounds: tuple[int, int]) -> list[Any]:
+def _run_job(job: Job) -> list[Any]:
     env, pages, data, internal = _JOB["env"], _JOB["pages"], _JOB["data"], _JOB["internal"]
-    out, present = _JOB["out"], _JOB["present"] or set()
-    found: list[Any] = []
+    out, present = _JOB["out"], _JOB["present"]
     folders: set[Path] = set()
-    for page in pages[bounds[0] : bounds[1]]:
+    if job[0] == "file":
+        rel, make = _JOB["makers"][job[1]]
+        content = make()
+        return [_put(out, rel, content, rel in present, folders)]
+    found: list[Any] = []
+    for page in pages[job[1] : job[2]]:
         content = _render(env, page, data, internal=internal)
         found.append(
             content if out is None else _put(out, page.path, content, page.path in present, folders)
