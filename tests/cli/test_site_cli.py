@@ -107,6 +107,28 @@ def test_an_unchanged_file_is_told_block_by_block(tmp_path: Path) -> None:
     assert not _same(tmp_path / "link.svg", content)  # a link is replaced, never trusted
 
 
+def test_a_new_file_is_written_in_place_but_never_through_a_link(tmp_path: Path) -> None:
+    from isg.render.builder import _put
+
+    out = tmp_path / "site"
+    out.mkdir()
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"secret")
+    assert _put(out, "pages/new.html", b"new", False, set())
+    assert (out / "pages" / "new.html").read_bytes() == b"new"
+    assert [p.name for p in (out / "pages").iterdir()] == ["new.html"]  # nothing left aside
+    # A link that appeared after the folder was listed (so the file is taken to be new).
+    (out / "pages" / "late.html").symlink_to(secret)
+    assert _put(out, "pages/late.html", b"page", False, set())
+    assert secret.read_bytes() == b"secret"
+    assert not (out / "pages" / "late.html").is_symlink()
+    assert (out / "pages" / "late.html").read_bytes() == b"page"
+    # A file that is there is replaced whole, and not rewritten when it holds the bytes.
+    assert _put(out, "pages/new.html", b"newer", True, set())
+    assert not _put(out, "pages/new.html", b"newer", True, set())
+    assert (out / "pages" / "new.html").read_bytes() == b"newer"
+
+
 def test_a_rebuild_after_a_change_equals_a_fresh_build(
     run_cli: RunCli, repo_with_site: Path, tmp_path: Path
 ) -> None:

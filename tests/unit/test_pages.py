@@ -92,3 +92,91 @@ def test_yearly_reports_made_in_parallel_equal_those_made_here(
     shared = gather(registry, load_schemas(REPO_ROOT), at=FIXED_NOW, internal=False)
     assert forked == sorted(data.reports) and len(forked) >= 2
     assert shared.reports == data.reports
+
+
+def _recent_the_plain_way(data: SiteData, limit: int) -> list[dict[str, Any]]:
+    """Recent changes as first written: every event a dict, all of them sorted."""
+    from datetime import datetime
+
+    from isg.render.pages import url
+    from isg.times import parse_date, parse_time
+
+    events: list[dict[str, Any]] = []
+
+    def add(kind: str, record: dict[str, Any], when: Any, what: str) -> None:
+        moment = parse_time(when)
+        if moment is None and isinstance(when, str) and parse_date(when):
+            moment = datetime.fromisoformat(when + "T00:00:00+00:00")
+        if moment is not None and moment <= data.at:
+            events.append(
+                {
+                    "at": moment,
+                    "kind": kind,
+                    "id": record["id"],
+                    "title": record.get("title", record["id"]),
+                    "what": what,
+                    "url": url(kind, record["id"]),
+                }
+            )
+
+    for incident in data.of("incident"):
+        add("incident", incident, incident.get("reported_at"), "incident reported")
+        add(
+            "incident",
+            incident,
+            (incident.get("milestones") or {}).get("closed"),
+            "incident closed",
+        )
+    for rfc in data.of("rfc"):
+        add("rfc", rfc, rfc.get("submitted_at"), "RfC submitted")
+        decision = rfc.get("decision") or {}
+        add("rfc", rfc, decision.get("at"), f"RfC {decision.get('outcome', 'decided')}")
+    for release in data.of("release"):
+        add("release", release, release.get("released_on"), "release published")
+    for article in data.of("knowledge"):
+        add("knowledge", article, article.get("updated_at"), "knowledge article updated")
+    events.sort(key=lambda e: (e["at"], e["kind"], e["id"]), reverse=True)
+    return events[:limit]
+
+
+def test_recent_changes_are_the_newest_events_whatever_their_zone(data: SiteData) -> None:
+    from isg.render.pages import _recent_changes
+
+    assert _recent_changes(data, 500) == _recent_the_plain_way(data, 500)
+    # The same instants written in other zones, and ties: one record reported and closed at
+    # one instant, two records at one instant.
+    twins = SiteData(
+        at=data.at,
+        records={
+            "incident": {
+                "INC-B": {
+                    "id": "INC-B",
+                    "title": "b",
+                    "reported_at": "2026-03-01T10:00:00+01:00",
+                    "milestones": {"closed": "2026-03-01T09:00:00Z"},
+                },
+                "INC-A": {
+                    "id": "INC-A",
+                    "title": "a",
+                    "reported_at": "2026-03-01T04:00:00-05:00",
+                    "milestones": {"closed": "2026-03-01T12:00:00+03:00"},
+                },
+                "INC-C": {"id": "INC-C", "title": "c", "reported_at": "2030-01-01T00:00:00Z"},
+            },
+            "release": {"1.0": {"id": "1.0", "released_on": "2026-03-01"}},
+        },
+        sla={},
+    )
+    found = _recent_changes(twins, 20)
+    assert found == _recent_the_plain_way(twins, 20)
+    assert [(e["id"], e["what"]) for e in found] == [
+        ("INC-B", "incident reported"),
+        ("INC-B", "incident closed"),
+        ("INC-A", "incident reported"),
+        ("INC-A", "incident closed"),
+        ("1.0", "release published"),
+    ]
+    assert [e["at"].isoformat() for e in found][:2] == [
+        "2026-03-01T10:00:00+01:00",
+        "2026-03-01T09:00:00+00:00",
+    ]

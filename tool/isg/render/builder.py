@@ -333,9 +333,10 @@ def write_site(files: Mapping[str, bytes], out: Path) -> tuple[int, int]:
     """Make the folder `out` hold exactly `files`; return (files written, files removed).
 
     Only files whose bytes differ are written (50,000 unchanged pages are only read and
-    compared, which is far cheaper than writing them after deleting them), each to a
-    temporary file renamed over the old one, so a page is never seen half written. Links
-    planted in the folder are replaced, never written through.
+    compared, which is far cheaper than writing them after deleting them). A file that is
+    there is replaced whole (written aside, renamed over it), so it is never seen half
+    written; a new file is written in place, refusing anything that has appeared at its
+    path. Links planted in the folder are replaced, never written through.
     """
     out = _prepare(out)
     for rel in files:
@@ -367,6 +368,15 @@ def _put(out: Path, rel: str, content: bytes, present: bool, folders: set[Path])
     _safe_folder(out, target.parent, folders)
     if present and _same(target, content):
         return False
+    if not present:
+        # A page nobody can have seen yet is written in place: writing aside and renaming
+        # took 110-560 us a file on this disk against 60 us (50,000 new pages: up to 25 s).
+        try:
+            with target.open("xb") as handle:  # O_EXCL: not through a link planted since
+                handle.write(content)
+            return True
+        except FileExistsError:
+            pass  # something appeared there since the folder was listed: replaced whole
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     tmp.write_bytes(content)
     os.replace(tmp, target)

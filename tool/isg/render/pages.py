@@ -6,10 +6,11 @@ builder renders and writes them.
 
 from __future__ import annotations
 
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from isg.governance import role_active
@@ -105,23 +106,17 @@ def recent_changes(data: SiteData, limit: int = RECENT) -> list[dict[str, Any]]:
 
 
 def _recent_changes(data: SiteData, limit: int) -> list[dict[str, Any]]:
-    events: list[dict[str, Any]] = []
+    # Ordered by the instant in UTC: comparing times in different zones asks each zone for
+    # its offset on every comparison, which made sorting 110,000 events take ~3 s.
+    events: list[tuple[datetime, str, str, int, Mapping[str, Any], Any, str]] = []
+    at = data.at.astimezone(UTC)
 
     def add(kind: str, record: Mapping[str, Any], when: Any, what: str) -> None:
         moment = _time(when)
         if moment is None and isinstance(when, str) and parse_date(when):
             moment = datetime.fromisoformat(when + "T00:00:00+00:00")
-        if moment is not None and moment <= data.at:
-            events.append(
-                {
-                    "at": moment,
-                    "kind": kind,
-                    "id": record["id"],
-                    "title": record.get("title", record["id"]),
-                    "what": what,
-                    "url": url(kind, record["id"]),
-                }
-            )
+        if moment is not None and (instant := moment.astimezone(UTC)) <= at:
+            events.append((instant, kind, record["id"], -len(events), record, moment, what))
 
     for incident in data.of("incident"):
         add("incident", incident, incident.get("reported_at"), "incident reported")
@@ -139,8 +134,20 @@ def _recent_changes(data: SiteData, limit: int) -> list[dict[str, Any]]:
         add("release", release, release.get("released_on"), "release published")
     for article in data.of("knowledge"):
         add("knowledge", article, article.get("updated_at"), "knowledge article updated")
-    events.sort(key=lambda e: (e["at"], e["kind"], e["id"]), reverse=True)
-    return events[:limit]
+    # Newest first; of events at one instant for one record, the one added first stays first.
+    return [
+        {
+            "at": moment,
+            "kind": kind,
+            "id": record_id,
+            "title": record.get("title", record_id),
+            "what": what,
+            "url": url(kind, record_id),
+        }
+        for _, kind, record_id, _, record, moment, what in heapq.nlargest(
+            limit, events, key=lambda e: e[:4]
+        )
+    ]
 
 
 def back_links(data: SiteData) -> dict[str, dict[str, list[dict[str, Any]]]]:
