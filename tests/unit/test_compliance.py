@@ -122,3 +122,66 @@ def test_reports_reusing_later_statuses_of_closed_incidents_are_the_same() -> No
             registry, schemas, year=year, now=FIXED_NOW, reopened=None, commit=None, known=known
         )
         assert report_dict(shared) == report_dict(plain)
+
+
+def test_reports_sharing_one_basis_are_those_made_alone() -> None:
+    """The site reads the registry once for every year's report (`ReportBasis`)."""
+    from conftest import FIXED_NOW, REPO_ROOT
+    from isg.compliance_report import ReportBasis, build_report, report_dict
+    from isg.records import parse_registry, read_record_files
+    from isg.schemas import load_schemas
+
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    schemas = load_schemas(REPO_ROOT)
+    basis = ReportBasis.of(registry)
+    assert sorted(basis.reported_in) == [2025, 2026]
+    for year in (2024, 2025, 2026, 2027):
+        for now in (FIXED_NOW, FIXED_NOW.replace(year=2025, month=6)):
+            alone = build_report(registry, schemas, year=year, now=now, reopened=None, commit=None)
+            shared = build_report(
+                registry, schemas, year=year, now=now, reopened=None, commit=None, basis=basis
+            )
+            assert report_dict(shared) == report_dict(alone)
+    backlog = report_dict(
+        build_report(registry, schemas, year=2026, now=FIXED_NOW, reopened=None, commit=None)
+    )["quantity"]["backlog_at_end"]
+    assert backlog  # the examples hold incidents open now
+
+
+def test_quantity_counts_with_spans_in_utc_match_the_record_times() -> None:
+    """An incident reported on 31 December in Paris belongs to the year in UTC; one closed
+    exactly at the year's end has left the backlog."""
+    from datetime import UTC, datetime
+
+    from isg.compliance import count_quantity, incident_spans
+
+    incidents = [
+        {
+            "id": "INC-A",
+            "reporting_state": "FR",
+            "reported_at": "2026-01-01T00:30:00+01:00",  # 2025-12-31T23:30Z
+            "milestones": {"closed": "2026-01-01T00:00:00Z"},
+        },
+        {"id": "INC-B", "reporting_state": "DE", "reported_at": "2025-12-31T22:00:00-05:00"},
+        {"id": "INC-C", "reporting_state": "DE", "reported_at": "not a time"},
+    ]
+    end = datetime(2026, 1, 1, tzinfo=UTC)
+    counted = count_quantity(year=2025, at=end, incidents=incidents, priorities={}, rfcs=[])
+    assert counted["incidents"] == 1 and counted["by_state"] == {"FR": 1}
+    assert counted["by_month"] == {"2025-12": 1}
+    assert counted["backlog_at_end"] == []  # A closed at the end; B reported after it (UTC)
+    assert (
+        count_quantity(
+            year=2025,
+            at=end,
+            incidents=incidents,
+            priorities={},
+            rfcs=[],
+            spans=incident_spans(incidents),
+        )
+        == counted
+    )
+    later = count_quantity(
+        year=2026, at=end.replace(year=2027), incidents=incidents, priorities={}, rfcs=[]
+    )
+    assert later["incidents"] == 1 and later["backlog_at_end"] == ["INC-B"]

@@ -120,6 +120,24 @@ def _in_year(value: Any, year: int) -> bool:
     return moment is not None and moment.astimezone(UTC).year == year
 
 
+Span = tuple[datetime, datetime | None, Mapping[str, Any]]  # reported, closed (UTC), incident
+
+
+def incident_spans(incidents: Iterable[Mapping[str, Any]]) -> list[Span]:
+    """Each incident with a report time, with its report and closing instants in UTC (one
+    zone, so comparing them is cheap): read once when the counts of many years are made."""
+    spans: list[Span] = []
+    for incident in incidents:
+        reported = parse_time(incident.get("reported_at"))
+        if reported is None:
+            continue
+        closed = parse_time((incident.get("milestones") or {}).get("closed"))
+        spans.append(
+            (reported.astimezone(UTC), closed.astimezone(UTC) if closed else None, incident)
+        )
+    return spans
+
+
 def count_quantity(
     *,
     year: int,
@@ -127,18 +145,17 @@ def count_quantity(
     incidents: Iterable[Mapping[str, Any]],
     priorities: Mapping[str, int],
     rfcs: Iterable[Mapping[str, Any]],
+    spans: list[Span] | None = None,
 ) -> dict[str, Any]:
-    """Incidents by priority, State, CI and month; backlog; RfCs; time to decision."""
-    incidents = list(incidents)
+    """Incidents by priority, State, CI and month; backlog; RfCs; time to decision.
+
+    `spans`: `incident_spans(incidents)`, when already made."""
+    if spans is None:
+        spans = incident_spans(incidents)
     rfcs = list(rfcs)
-    reported = [i for i in incidents if _in_year(i.get("reported_at"), year)]
-    backlog = [
-        i["id"]
-        for i in incidents
-        if (r := parse_time(i.get("reported_at")))
-        and r <= at
-        and not ((c := parse_time((i.get("milestones") or {}).get("closed"))) and c <= at)
-    ]
+    at = at.astimezone(UTC)
+    reported = [(when, i) for when, _, i in spans if when.year == year]
+    backlog = [i["id"] for r, c, i in spans if r <= at and not (c is not None and c <= at)]
     decided = []
     for rfc in rfcs:
         decision = rfc.get("decision")
@@ -150,22 +167,15 @@ def count_quantity(
     return {
         "incidents": len(reported),
         "by_priority": dict(
-            sorted(Counter(priorities[i["id"]] for i in reported if i["id"] in priorities).items())
-        ),
-        "by_state": dict(sorted(Counter(i["reporting_state"] for i in reported).items())),
-        "by_ci": dict(
-            sorted(Counter(c for i in reported for c in i.get("affected_cis") or []).items())
-        ),
-        "by_month": dict(
             sorted(
-                Counter(
-                    parse_time(i["reported_at"])
-                    .astimezone(UTC)  # type: ignore[union-attr]
-                    .strftime("%Y-%m")
-                    for i in reported
-                ).items()
+                Counter(priorities[i["id"]] for _, i in reported if i["id"] in priorities).items()
             )
         ),
+        "by_state": dict(sorted(Counter(i["reporting_state"] for _, i in reported).items())),
+        "by_ci": dict(
+            sorted(Counter(c for _, i in reported for c in i.get("affected_cis") or []).items())
+        ),
+        "by_month": dict(sorted(Counter(when.strftime("%Y-%m") for when, _ in reported).items())),
         "backlog_at_end": sorted(backlog),
         "rfcs_by_type": dict(sorted(Counter(r["type"] for r in submitted).items())),
         "rfcs_by_status": dict(sorted(Counter(r["status"] for r in submitted).items())),

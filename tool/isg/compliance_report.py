@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 from typing import Any
@@ -11,8 +13,10 @@ from typing import Any
 from isg.compliance import (
     JUDGED,
     ComplianceReport,
+    Span,
     count_quality,
     count_quantity,
+    incident_spans,
     judge_milestones,
     year_end,
 )
@@ -38,6 +42,34 @@ MILESTONE_NAMES = {
 }
 
 
+@dataclass(frozen=True)
+class ReportBasis:
+    """What a yearly report reads of every incident, RfC and problem, read once when many
+    years are reported (the site reports every year: each was a pass over all incidents)."""
+
+    incidents: list[dict[str, Any]]
+    rfcs: list[dict[str, Any]]
+    problems: list[dict[str, Any]]
+    spans: list[Span]
+    reported_in: dict[int, list[str]]  # year of `reported_at` as written -> incident IDs
+
+    @classmethod
+    def of(cls, registry: Registry) -> ReportBasis:
+        incidents = [r.data for r in registry.of_kind("incident")]
+        reported_in: dict[int, list[str]] = defaultdict(list)
+        for record in registry.of_kind("incident"):
+            when = parse_time(record.data.get("reported_at"))
+            if when is not None:
+                reported_in[when.year].append(record.id)
+        return cls(
+            incidents=incidents,
+            rfcs=[r.data for r in registry.of_kind("rfc")],
+            problems=[r.data for r in registry.of_kind("problem")],
+            spans=incident_spans(incidents),
+            reported_in=dict(reported_in),
+        )
+
+
 def build_report(
     registry: Registry,
     schemas: SchemaSet,
@@ -47,22 +79,19 @@ def build_report(
     reopened: set[str] | None,
     commit: str | None,
     known: Mapping[str, IncidentStatus] | None = None,
+    basis: ReportBasis | None = None,
 ) -> ComplianceReport:
     """The Service Level Report of `year` as the registry says at `now`.
 
-    `known`: statuses already evaluated at another time (see `evaluate_registry`)."""
+    `known`: statuses already evaluated at another time (see `evaluate_registry`).
+    `basis`: `ReportBasis.of(registry)`, when already made for other years."""
+    basis = basis or ReportBasis.of(registry)
     at = min(now, year_end(year))
     # Deadlines are at most weeks after the report: only incidents reported in the year or
     # the one before can have a milestone due in it, so only those are evaluated.
-    relevant = [
-        r.id
-        for r in registry.of_kind("incident")
-        if (when := parse_time(r.data.get("reported_at"))) and year - 1 <= when.year <= year
-    ]
+    relevant = basis.reported_in.get(year - 1, []) + basis.reported_in.get(year, [])
     run = evaluate_registry(registry, schemas, now=at, ids=relevant, known=known)
     policy = select_policy(run.context.policies, at)
-    incidents = [r.data for r in registry.of_kind("incident")]
-    rfcs = [r.data for r in registry.of_kind("rfc")]
     return ComplianceReport(
         year=year,
         at=at,
@@ -72,15 +101,16 @@ def build_report(
         quantity=count_quantity(
             year=year,
             at=at,
-            incidents=incidents,
-            rfcs=rfcs,
+            incidents=basis.incidents,
+            rfcs=basis.rfcs,
             priorities={s.incident_id: s.priority for s in run.statuses},
+            spans=basis.spans,
         ),
         quality=count_quality(
             year=year,
-            incidents=incidents,
-            rfcs=rfcs,
-            problems=[r.data for r in registry.of_kind("problem")],
+            incidents=basis.incidents,
+            rfcs=basis.rfcs,
+            problems=basis.problems,
             reopened=reopened,
         ),
     )

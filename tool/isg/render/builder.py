@@ -11,7 +11,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from isg.compliance_report import build_report, compliance_svg, report_dict
+from isg.compliance_report import ReportBasis, build_report, compliance_svg, report_dict
 from isg.errors import IsgError
 from isg.forks import fork_map, workers, worth_forking
 from isg.model import KIND_BY_DIRECTORY
@@ -107,6 +107,7 @@ def gather(
     sla = {s.incident_id: s for s in run.statuses if s.incident_id in published}
     years = sorted({s.reported_at.year for s in run.statuses if s.reported_at.year <= at.year})
     known = {s.incident_id: s for s in run.statuses}
+    basis = ReportBasis.of(registry)
     visible = published | set(records.get("problem", {}))
 
     def report(year: int) -> dict[str, Any]:
@@ -118,6 +119,7 @@ def gather(
             reopened=reopened(year),
             commit=commit,
             known=known,
+            basis=basis,
         )
         return {
             "report": _only_published(report_dict(made), visible),
