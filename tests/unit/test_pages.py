@@ -180,3 +180,43 @@ def test_recent_changes_are_the_newest_events_whatever_their_zone(data: SiteData
         "2026-03-01T10:00:00+01:00",
         "2026-03-01T09:00:00+00:00",
     ]
+
+
+def test_only_pages_that_depend_on_the_time_say_status_as_of() -> None:
+    """Built again three days later from the same records, a page without "Status as of" is
+    byte for byte the same (so a later build leaves it untouched), and the pages with it are
+    those that show open incidents, due installations, roles or reports."""
+    from datetime import timedelta
+
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    schemas = load_schemas(REPO_ROOT)
+    later = FIXED_NOW + timedelta(days=3)
+    first = render_site(
+        gather(registry, schemas, at=FIXED_NOW, internal=False), REPO_ROOT / "site", internal=False
+    )
+    second = render_site(
+        gather(registry, schemas, at=later, internal=False), REPO_ROOT / "site", internal=False
+    )
+    assert first.keys() == second.keys()
+    timed = {path for path, content in first.items() if b"Status as of" in content}
+    untimed = {path for path in first if path.endswith(".html")} - timed
+    assert all(first[path] == second[path] for path in untimed)
+    assert all(first[path] != second[path] for path in timed)
+    data = gather(registry, schemas, at=FIXED_NOW, internal=False)
+    open_incidents = {
+        f"incidents/{i['id']}.html" for i in data.of("incident") if i.get("status") != "closed"
+    }
+    closed = {f"incidents/{i['id']}.html" for i in data.of("incident")} - open_incidents
+    assert open_incidents and closed
+    assert open_incidents <= timed and closed <= untimed
+    assert {"index.html", "incidents/index.html", "governance.html", "releases/index.html"} <= timed
+    assert {"problems/index.html", "rfcs/index.html", "search.html", "cis/index.html"} <= untimed
+
+
+def test_the_members_build_says_so_on_every_page() -> None:
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    data = gather(registry, load_schemas(REPO_ROOT), at=FIXED_NOW, internal=True)
+    files = render_site(data, REPO_ROOT / "site", internal=True)
+    pages = [content for path, content in files.items() if path.endswith(".html")]
+    assert all(b"<strong>members' build: contains internal records</strong>" in p for p in pages)
+    assert any(b"Status as of" not in p for p in pages)

@@ -17,6 +17,7 @@ from isg.governance import role_active
 from isg.releases import installation_status
 from isg.sla.incident import IncidentStatus
 from isg.sla.output import describe_priority
+from isg.sla.run import settled_by
 from isg.times import parse_date, parse_time
 
 STATE_RANK = {
@@ -45,6 +46,10 @@ class Page:
     template: str
     title: str
     context: dict[str, Any] = field(default_factory=dict)
+    # Whether the page shows a state at the build's time (then it says "Status as of"). A
+    # page that does not is the same whenever it is built from the same records, so a
+    # build at a later time (pages.yml builds at the current time) leaves it untouched.
+    timed: bool = True
 
     @property
     def root(self) -> str:
@@ -193,6 +198,7 @@ def plan_pages(data: SiteData) -> list[Page]:
             "local_changes.html.j2",
             "Local changes",
             {"changes": _local_changes(data)},
+            timed=False,
         )
     )
     policies = data.of("service-levels")
@@ -202,10 +208,11 @@ def plan_pages(data: SiteData) -> list[Page]:
             "service_levels.html.j2",
             "Service levels",
             {"policies": sorted(policies, key=lambda p: p["effective_from"], reverse=True)},
+            timed=False,
         )
     )
     pages.append(Page("governance.html", "governance.html.j2", "Governance", _governance(data)))
-    pages.append(Page("search.html", "search.html.j2", "Search", {}))
+    pages.append(Page("search.html", "search.html.j2", "Search", {}, timed=False))
     pages.append(
         Page(
             "reports/index.html",
@@ -274,6 +281,7 @@ def _incident_pages(data: SiteData) -> list[Page]:
                     "why": describe_priority(status) if status else "",
                     "problem": data.get("problem", incident.get("problem")),
                 },
+                timed=status is not None and not settled_by(incident, data.at),
             )
         )
     pages.append(
@@ -290,7 +298,13 @@ def _simple_pages(data: SiteData, kind: str) -> list[Page]:
         for known_error in data.of("known-error"):
             known_errors[known_error.get("problem")].append(known_error)
     pages = [
-        Page(f"{folder}/index.html", "list.html.j2", title, {"records": records, "kind": kind})
+        Page(
+            f"{folder}/index.html",
+            "list.html.j2",
+            title,
+            {"records": records, "kind": kind},
+            timed=False,
+        )
     ]
     for record in records:
         context: dict[str, Any] = {"record": record, "kind": kind}
@@ -302,6 +316,7 @@ def _simple_pages(data: SiteData, kind: str) -> list[Page]:
                 f"{kind}.html.j2",
                 f"{record['id']}: {record['title']}",
                 context,
+                timed=False,
             )
         )
     return pages
@@ -321,6 +336,7 @@ def _rfc_pages(data: SiteData) -> list[Page]:
                 "scopes": sorted({r["scope"] for r in rfcs}),
                 "requesters": sorted({r["requester"] for r in rfcs}),
             },
+            timed=False,
         )
     ]
     adopters = _adopters(rfcs)
@@ -335,6 +351,7 @@ def _rfc_pages(data: SiteData) -> list[Page]:
                     "release": data.get("release", rfc.get("release")),
                     "adopted_by": adopters.get(rfc["id"], []),
                 },
+                timed=False,
             )
         )
     return pages
@@ -380,6 +397,7 @@ def _release_pages(data: SiteData) -> list[Page]:
                         data.get("rfc", r) for r in release.get("rfcs") or [] if data.get("rfc", r)
                     ],
                 },
+                timed=release.get("type") == "regular",  # installations are due by then
             )
         )
     return pages
@@ -401,7 +419,11 @@ def _ci_pages(data: SiteData) -> list[Page]:
     cis = data.of("ci")
     pages = [
         Page(
-            "cis/index.html", "list.html.j2", "Configuration items", {"records": cis, "kind": "ci"}
+            "cis/index.html",
+            "list.html.j2",
+            "Configuration items",
+            {"records": cis, "kind": "ci"},
+            timed=False,
         )
     ]
     links = back_links(data)
@@ -412,6 +434,7 @@ def _ci_pages(data: SiteData) -> list[Page]:
                 "ci.html.j2",
                 f"{ci['name']}",
                 {"ci": ci, "named_by": links.get(ci["id"], {})},
+                timed=False,
             )
         )
     return pages

@@ -88,9 +88,14 @@ def evaluate_registry(
 
 def closed_by(record: Record, now: datetime) -> bool:
     """Whether the incident is closed by `now`: then nothing in its status depends on `now`."""
-    milestones = record.data.get("milestones")
+    return settled_by(record.data, now)
+
+
+def settled_by(incident: Mapping[str, Any], now: datetime) -> bool:
+    """`closed_by` of an incident's data."""
+    milestones = incident.get("milestones")
     closed = parse_time(milestones.get("closed")) if isinstance(milestones, dict) else None
-    return record.data.get("status") == "closed" and closed is not None and closed <= now
+    return incident.get("status") == "closed" and closed is not None and closed <= now
 
 
 def collect_evidence(
