@@ -33,7 +33,8 @@ def test_as_of_from_at_then_source_date_epoch_then_the_commit(
     again = run_cli(
         "site", "build", "--repo", str(repo_with_site), "--at", "2026-11-27T12:00:00+00:00"
     )
-    assert again.output.endswith("; 0 changed, 0 removed\n")  # nothing rewritten
+    # Nothing rewritten; nothing rendered (the pages' inputs and files are as last left)
+    assert again.output.endswith("; 0 changed, 0 removed; 0 pages rendered\n")
     assert _as_of(out) == "2026-11-27T12:00:00+00:00"
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1795000000")
     run_cli("site", "build", "--repo", str(repo_with_site))
@@ -105,6 +106,10 @@ def test_an_unchanged_file_is_told_block_by_block(tmp_path: Path) -> None:
     assert not _same(tmp_path / "missing.svg", content)
     (tmp_path / "link.svg").symlink_to(target)
     assert not _same(tmp_path / "link.svg", content)  # a link is replaced, never trusted
+
+
+def tree_paths(folder: Path) -> list[str]:
+    return [p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()]
 
 
 def test_a_new_file_is_written_in_place_but_never_through_a_link(tmp_path: Path) -> None:
@@ -208,10 +213,11 @@ def test_building_page_by_page_equals_rendering_then_writing(
     )
     (tmp_path / "b" / "stale").mkdir(parents=True)
     (tmp_path / "b" / "stale" / "x.html").write_text("old")
-    count, written, removed = builder.build_site(
+    count, written, removed, rendered = builder.build_site(
         data, REPO_ROOT / "site", tmp_path / "b", internal=False
     )
     assert (written, removed) == (count, 1)
+    assert rendered == sum(1 for path in tree_paths(tmp_path / "b") if path.endswith(".html"))
 
     def tree(folder: Path) -> dict[str, bytes]:
         return {
@@ -226,4 +232,5 @@ def test_building_page_by_page_equals_rendering_then_writing(
         count,
         0,
         0,
+        rendered,  # without a memo every page is rendered again (and found unchanged)
     )

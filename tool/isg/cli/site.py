@@ -25,6 +25,7 @@ from isg.errors import UsageError
 from isg.git_history import head_commit_time, reopened_incidents, resolve_commit
 from isg.records import Registry
 from isg.render.builder import build_site, gather
+from isg.render.page_memo import PageMemo
 from isg.schemas import SchemaSet, load_schemas
 from isg.sla.memory import evaluate_remembered
 from isg.sla.run import SlaRun
@@ -121,13 +122,17 @@ def build_command(
     del registry
     progress = Progress("isg site build: rendering pages")
     target = out or root / "_site"
-    count, written, removed = build_site(
-        data, site_dir or root / "site", target, internal=internal, progress=progress
-    )
+    templates = site_dir or root / "site"
+    memo = PageMemo.open(root, templates, target) if caching() else None
+    try:
+        done = build_site(data, templates, target, internal=internal, progress=progress, memo=memo)
+    finally:
+        if memo is not None:
+            memo.close()
     progress.finish()
     click.echo(
-        f"{count} files written to {target} (status as of {now.isoformat()});"
-        f" {written} changed, {removed} removed"
+        f"{done.files} files written to {target} (status as of {now.isoformat()});"
+        f" {done.written} changed, {done.removed} removed; {done.rendered} pages rendered"
     )
 
 

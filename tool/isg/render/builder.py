@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -18,6 +18,7 @@ from isg.model import KIND_BY_DIRECTORY
 from isg.records import Registry
 from isg.render.feeds import atom_feed, export_json, release_calendar, search_index_js
 from isg.render.markdown import render_markdown
+from isg.render.page_memo import PageMemo, Row, file_row, page_key, unchanged
 from isg.render.pages import KIND_PAGES, Page, SiteData, plan_pages, recent_changes, url
 from isg.render.public import publishable
 from isg.render.svg import release_timeline, state_badge
@@ -178,6 +179,13 @@ def render_site(
     return files
 
 
+class BuildCounts(NamedTuple):
+    files: int  # in the site
+    written: int  # whose bytes changed
+    removed: int  # no longer in the site
+    rendered: int  # pages rendered (the others were as the last build left them)
+
+
 def build_site(
     data: SiteData,
     site_dir: Path,
@@ -185,20 +193,44 @@ def build_site(
     *,
     internal: bool,
     progress: Callable[[int, int], None] | None = None,
-) -> tuple[int, int, int]:
+    memo: PageMemo | None = None,
+) -> BuildCounts:
     """`write_site(render_site(...), out)` without holding the site in memory: each page and
-    file is written (if its bytes differ) by the process that made it. Returns (files,
-    written, removed)."""
+    file is written (if its bytes differ) by the process that made it. With `memo` (what
+    the last build into `out` left), a page given the same inputs whose file is as it was
+    left is neither rendered nor read."""
     out = _prepare(out)
     present = set(_walk_files(out))
     env = make_environment(site_dir)
     pages = plan_pages(data)
     makers = _file_makers(data, site_dir)
-    changed = _render_all(
-        env, pages, data, internal, progress, out=out, present=present, makers=makers
+    results = _render_all(
+        env,
+        pages,
+        data,
+        internal,
+        progress,
+        out=out,
+        present=present,
+        makers=makers,
+        memo=memo.rows if memo is not None else None,
     )
+    done: list[PageDone] = results[: len(pages)]
+    rows: dict[str, Row] = {}
+    for page, (_, row, kept) in zip(pages, done, strict=True):
+        if kept and memo is not None:
+            rows[page.path] = memo.rows[page.path]
+        elif row is not None:
+            rows[page.path] = row
+    if memo is not None:
+        memo.keep(rows)
     paths = {page.path for page in pages} | {rel for rel, _ in makers}
-    return len(paths), sum(changed), _remove_stale(out, present - paths)
+    return BuildCounts(
+        files=len(paths),
+        written=sum(written for written, _, _ in done) + sum(results[len(pages) :]),
+        removed=_remove_stale(out, present - paths),
+        rendered=sum(1 for _, _, kept in done if not kept),
+    )
 
 
 def other_files(data: SiteData, site_dir: Path) -> dict[str, bytes]:
@@ -230,6 +262,7 @@ def _file_makers(data: SiteData, site_dir: Path) -> list[tuple[str, Callable[[],
 PARALLEL_FROM = 1000  # fewer pages are rendered here: starting processes costs more
 _JOB: dict[str, Any] = {}
 Job = tuple[str, int, int]  # ("pages", first, end) or ("file", index of its maker, 0)
+PageDone = tuple[bool, Row | None, bool]  # written, its memo row, kept as the memo says
 
 
 def _render_all(
@@ -242,15 +275,18 @@ def _render_all(
     out: Path | None = None,
     present: set[str] | None = None,
     makers: Sequence[tuple[str, Callable[[], bytes]]] = (),
+    memo: Mapping[str, Row] | None = None,
 ) -> list[Any]:
-    """Every page rendered, in order: its bytes, or with `out`, whether it was written there
-    (only if its bytes differ); then, for each of `makers` (only with `out`), whether its file
-    was written. Shared out over forked processes when there are many pages (they inherit the
-    data and the compiled templates); the files are made first, beside the first pages."""
+    """Every page rendered, in order: its bytes, or with `out`, a `PageDone` (whether it was
+    written there, only if its bytes differ; the memo row of its file; whether it was kept
+    unrendered, as `memo` says it can be); then, for each of `makers` (only with `out`),
+    whether its file was written. Shared out over forked processes when there are many pages
+    (they inherit the data and the compiled templates); the files are made first, beside the
+    first pages."""
     _JOB.update(
         env=env, pages=pages, data=data, internal=internal, out=out, present=present or set()
     )
-    _JOB["makers"] = makers
+    _JOB.update(makers=makers, memo=memo)
     results: Iterable[list[Any]]
     try:
         if not worth_forking(len(pages), PARALLEL_FROM):
@@ -292,11 +328,19 @@ def _run_job(job: Job) -> list[Any]:
         content = make()
         return [_put(out, rel, content, rel in present, folders)]
     found: list[Any] = []
+    memo = _JOB["memo"]
     for page in pages[job[1] : job[2]]:
+        if out is None:
+            found.append(_render(env, page, data, internal=internal))
+            continue
+        target = out / page.path
+        key = page_key(page, data.at, internal) if memo is not None else None
+        if page.path in present and unchanged(target, key, memo.get(page.path) if memo else None):
+            found.append((False, None, True))
+            continue
         content = _render(env, page, data, internal=internal)
-        found.append(
-            content if out is None else _put(out, page.path, content, page.path in present, folders)
-        )
+        written = _put(out, page.path, content, page.path in present, folders)
+        found.append((written, file_row(target, key) if key is not None else None, False))
     return found
 
 
@@ -306,7 +350,6 @@ def _render(env: Environment, page: Page, data: SiteData, *, internal: bool) -> 
         page=page,
         root=page.root,
         at=data.at,
-        data=data,
         internal=internal,
         timeline=release_timeline,
         **page.context,

@@ -1,0 +1,150 @@
+"""`isg site build` remembers what it wrote (isg.render.page_memo): a rebuild renders only the
+pages whose inputs changed, and its output is always that of a build without the memo."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO_ROOT, RunCli
+from isg.render.page_memo import page_key, unchanged
+from isg.render.pages import Page
+
+AT = "2026-11-27T12:00:00+00:00"
+
+
+@pytest.fixture
+def repo(git_repo: Path) -> Path:
+    shutil.copytree(REPO_ROOT / "site", git_repo / "site")
+    return git_repo
+
+
+def build(run_cli: RunCli, repo: Path, out: Path, *more: str) -> tuple[int, int]:
+    """(files, pages rendered) of one build."""
+    result = run_cli("site", "build", "--repo", str(repo), "--at", AT, "--out", str(out), *more)
+    assert result.exit_code == 0, result.output
+    found = re.search(r"^(\d+) files written .* (\d+) pages rendered$", result.output, re.M)
+    assert found, result.output
+    return int(found[1]), int(found[2])
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
+    }
+
+
+def fresh(
+    run_cli: RunCli, repo: Path, out: Path, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, bytes]:
+    """The site built without any memo, into an empty folder."""
+    with monkeypatch.context() as patch:
+        patch.setenv("ISG_NO_CACHE", "1")
+        build(run_cli, repo, out)
+    return tree(out)
+
+
+def test_a_rebuild_renders_only_the_pages_whose_inputs_changed(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    files, rendered = build(run_cli, repo, out)
+    pages = sum(1 for path in tree(out) if path.endswith(".html"))
+    assert rendered == pages > 50
+    before = tree(out)
+    assert build(run_cli, repo, out) == (files, 0)  # nothing changed: nothing rendered
+    incident = sorted((repo / "records" / "incidents").glob("*.yaml"))[0]
+    incident.write_text(incident.read_text().replace("title: ", "title: Changed, ", 1))
+    _, rendered = build(run_cli, repo, out)
+    after = tree(out)
+    changed = {p for p in after if p.endswith(".html") and after[p] != before.get(p)}
+    incident_id = incident.name.removesuffix(".yaml")
+    assert f"incidents/{incident_id}.html" in changed and "incidents/index.html" in changed
+    # Every page whose bytes changed was rendered, and little else: the pages that name the
+    # incident (its CIs, the lists, the home page, reports) are the only ones given new data.
+    assert len(changed) <= rendered <= len(changed) + 3, (rendered, sorted(changed))
+    assert after == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+
+
+def test_a_page_edited_or_removed_in_the_folder_is_made_again(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    (out / "problems" / "index.html").write_text("defaced")
+    (out / "search.html").unlink()
+    page = out / "governance.html"  # same size, same time: only the bytes differ
+    stat = page.stat()
+    page.write_bytes(page.read_bytes().replace(b"Governance", b"G0vernance", 1))
+    os.utime(page, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert page.stat().st_size == stat.st_size
+    _, rendered = build(run_cli, repo, out)
+    # The two whose files changed on disk; the same-time edit is not seen (the memo trusts
+    # size and modification time, as make and git do) until its inputs change.
+    assert rendered == 2
+    expected = fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+    assert tree(out)["problems/index.html"] == expected["problems/index.html"]
+    assert tree(out)["search.html"] == expected["search.html"]
+
+
+def test_new_templates_or_a_new_time_render_what_they_touch(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    _, everything = build(run_cli, repo, out)
+    base = repo / "site" / "templates" / "base.html.j2"
+    base.write_text(base.read_text().replace("Skip to the content", "Skip to content"))
+    assert build(run_cli, repo, out)[1] == everything
+    assert b"Skip to content" in (out / "index.html").read_bytes()
+    later = "2026-11-30T12:00:00+00:00"
+    result = run_cli("site", "build", "--repo", str(repo), "--at", later, "--out", str(out))
+    timed = [p for p, content in tree(out).items() if b"Status as of" in content]
+    assert result.output.rstrip().endswith(f"; {len(timed)} pages rendered")
+    assert 0 < len(timed) < everything
+    # Back at the first time: equal to a build without the memo.
+    build(run_cli, repo, out)
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+
+
+def test_a_damaged_memo_is_started_again(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    _, everything = build(run_cli, repo, out)
+    (repo / ".isg" / "cache" / "site.sqlite").write_bytes(b"not a database" * 100)
+    (out / "index.html").unlink()
+    assert build(run_cli, repo, out)[1] == everything
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+    assert build(run_cli, repo, out)[1] == 0
+
+
+def test_without_the_cache_every_page_is_rendered(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "site"
+    _, everything = build(run_cli, repo, out)
+    monkeypatch.setenv("ISG_NO_CACHE", "1")
+    assert build(run_cli, repo, out)[1] == everything
+
+
+def test_a_page_given_something_without_a_faithful_repr_is_always_rendered(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime
+
+    at = datetime(2026, 11, 27, tzinfo=UTC)
+    plain = Page("a.html", "list.html.j2", "A", {"records": [{"id": "X"}]})
+    assert page_key(plain, at, False) == page_key(plain, at, False)
+    assert page_key(plain, at, False) != page_key(plain, at, True)  # the members' build
+    assert page_key(plain, at, False) != page_key(plain, at.replace(day=28), False)
+    untimed = Page("a.html", "list.html.j2", "A", {"records": [{"id": "X"}]}, timed=False)
+    assert page_key(untimed, at, False) == page_key(untimed, at.replace(day=28), False)
+    odd = Page("a.html", "list.html.j2", "A", {"records": [object()]})
+    assert page_key(odd, at, False) is None
+    target = tmp_path / "a.html"
+    target.write_text("x")
+    assert not unchanged(target, None, (b"k", 1, target.stat().st_mtime_ns))

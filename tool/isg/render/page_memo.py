@@ -1,0 +1,150 @@
+"""What the last site build wrote, so a rebuild renders only the pages whose inputs changed.
+
+A page's bytes follow from the templates, isg's code and what the page is given: its path,
+template, title and context, whether it shows the build's time (and then that time) and
+whether the build is the members'. The memo (`.isg/cache/site.sqlite`, one per registry)
+keeps, for each output folder and page, a digest of what the page was given and the size and
+modification time of the file written. A later build that gives a page the same and finds
+the file as it left it neither renders nor reads that page. The templates and isg's code are
+the store's version: when either changes, it starts empty.
+
+The digest is of `repr` of the page's inputs: records as loaded from YAML (dicts, lists,
+strings, numbers, dates), statuses (dataclasses of those), Markup. A value whose repr is not
+its content (an object shown by its address) makes the page be rendered every time, never
+skipped on a coincidence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from isg.record_cache import cache_salt, open_database
+from isg.render.pages import Page
+
+STORE_FILE = "site.sqlite"
+FORMAT = "1"
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE pages (
+    folder TEXT NOT NULL,
+    path TEXT NOT NULL,
+    key BLOB NOT NULL,
+    size INTEGER NOT NULL,
+    mtime INTEGER NOT NULL,
+    PRIMARY KEY (folder, path)
+) WITHOUT ROWID;
+"""
+Row = tuple[bytes, int, int]  # the page's key, and the size and mtime (ns) of its file
+
+
+def page_key(page: Page, at: datetime, internal: bool) -> bytes | None:
+    """The digest of everything a page is rendered from besides templates and code; None
+    when some input has no faithful repr (the page is then always rendered)."""
+    text = repr(
+        (
+            page.path,
+            page.template,
+            page.title,
+            page.timed,
+            at if page.timed else None,
+            internal,
+            page.context,
+        )
+    )
+    if " object at 0x" in text:
+        return None
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+def file_row(target: Path, key: bytes) -> Row | None:
+    """The row to keep for a page just written to `target` (None if it cannot be read)."""
+    try:
+        found = target.lstat()
+    except OSError:
+        return None
+    return key, found.st_size, found.st_mtime_ns
+
+
+def unchanged(target: Path, key: bytes | None, row: Row | None) -> bool:
+    """Whether the page whose key is now `key` was written to `target` from the same inputs
+    and the file is still as it was left (same size and modification time, not a link)."""
+    if key is None or row is None or row[0] != key:
+        return False
+    try:
+        found = target.lstat()
+    except OSError:
+        return False
+    return (
+        not target.is_symlink()
+        and found.st_size == row[1]
+        and found.st_mtime_ns == row[2]
+        and os.path.isfile(target)
+    )
+
+
+@dataclass
+class PageMemo:
+    """The rows of one output folder, as the last build left them."""
+
+    db: sqlite3.Connection | None
+    folder: str
+    rows: dict[str, Row] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, root: Path, site_dir: Path, out: Path) -> PageMemo:
+        """The memo of the folder `out` for the registry at `root` built with the templates in
+        `site_dir`; an empty one, kept nowhere, when the cache cannot be used."""
+        version = f"{FORMAT} {cache_salt(root)} {_templates_digest(site_dir)}"
+        db = open_database(root, STORE_FILE, _SCHEMA, version)
+        folder = str(out.resolve())
+        memo = cls(db, folder)
+        if db is None:
+            return memo
+        try:
+            memo.rows = {
+                path: (bytes(key), size, mtime)
+                for path, key, size, mtime in db.execute(
+                    "SELECT path, key, size, mtime FROM pages WHERE folder = ?", (folder,)
+                )
+                if isinstance(key, bytes) and isinstance(size, int) and isinstance(mtime, int)
+            }
+        except sqlite3.Error:
+            memo.rows = {}
+        return memo
+
+    def keep(self, rows: Mapping[str, Row]) -> None:
+        """Make the folder's rows exactly `rows` (the pages of this build)."""
+        if self.db is None:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("DELETE FROM pages WHERE folder = ?", (self.folder,))
+            self.db.executemany(
+                "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
+                ((self.folder, path, *row) for path, row in sorted(rows.items())),
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+
+
+def _templates_digest(site_dir: Path) -> str:
+    digest = hashlib.sha1(usedforsecurity=False)
+    templates = site_dir / "templates"
+    for path in sorted(templates.rglob("*")) if templates.is_dir() else ():
+        if path.is_file():
+            digest.update(path.relative_to(templates).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
