@@ -110,6 +110,21 @@ def test_new_templates_or_a_new_time_render_what_they_touch(
     assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
 
 
+def test_other_rendering_libraries_render_everything_again(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new markdown-it or nh3 may render the same description differently."""
+    from isg.render import page_memo
+
+    out = tmp_path / "site"
+    _, everything = build(run_cli, repo, out)
+    assert "nh3 " in page_memo.renderer_versions()
+    assert build(run_cli, repo, out)[1] == 0
+    real = page_memo.renderer_versions
+    monkeypatch.setattr(page_memo, "renderer_versions", lambda: real() + "; nh3 99")
+    assert build(run_cli, repo, out)[1] == everything
+
+
 def test_a_damaged_memo_is_started_again(
     run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -5,8 +5,9 @@ template, title and context, whether it shows the build's time (and then that ti
 whether the build is the members'. The memo (`.isg/cache/site.sqlite`, one per registry)
 keeps, for each output folder and page, a digest of what the page was given and the size and
 modification time of the file written. A later build that gives a page the same and finds
-the file as it left it neither renders nor reads that page. The templates and isg's code are
-the store's version: when either changes, it starts empty.
+the file as it left it neither renders nor reads that page. The templates, isg's code and the
+versions of Python and of the libraries that render (Jinja2, MarkupSafe, markdown-it-py,
+nh3) are the store's version: when any changes, it starts empty.
 
 The digest is of `repr` of the page's inputs: records as loaded from YAML (dicts, lists,
 strings, numbers, dates), statuses (dataclasses of those), Markup. A value whose repr is not
@@ -20,9 +21,11 @@ import contextlib
 import hashlib
 import os
 import sqlite3
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
 
 from isg.record_cache import cache_salt, open_database
@@ -101,7 +104,7 @@ class PageMemo:
     def open(cls, root: Path, site_dir: Path, out: Path) -> PageMemo:
         """The memo of the folder `out` for the registry at `root` built with the templates in
         `site_dir`; an empty one, kept nowhere, when the cache cannot be used."""
-        version = f"{FORMAT} {cache_salt(root)} {_templates_digest(site_dir)}"
+        version = f"{FORMAT} {cache_salt(root)} {_templates_digest(site_dir)} {renderer_versions()}"
         db = open_database(root, STORE_FILE, _SCHEMA, version)
         folder = str(out.resolve())
         memo = cls(db, folder)
@@ -138,6 +141,20 @@ class PageMemo:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+
+
+RENDERERS = ("jinja2", "markupsafe", "markdown-it-py", "nh3")
+
+
+def renderer_versions() -> str:
+    """Python's version and those of the libraries a page's bytes depend on."""
+    found = [sys.version.split()[0]]
+    for package in RENDERERS:
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{package} -")
+    return "; ".join(found)
 
 
 def _templates_digest(site_dir: Path) -> str:
