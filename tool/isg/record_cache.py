@@ -25,8 +25,9 @@ import sqlite3
 import stat as stat_module
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -137,6 +138,18 @@ def _stat(path: Path) -> FileStat | None:
     if not stat_module.S_ISREG(st.st_mode):
         return None
     return FileStat(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def package_versions(packages: Iterable[str]) -> list[str]:
+    """ "name version" of each installed package ("name -" if it is not installed): what a
+    store keyed by the libraries its answers depend on adds to its version."""
+    found = []
+    for package in packages:
+        try:
+            found.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            found.append(f"{package} -")
+    return found
 
 
 def cache_salt(root: Path) -> str:

@@ -217,12 +217,12 @@ def build_site(
     )
     done: list[PageDone] = results[: len(pages)]
     rows: dict[str, Row] = {}
-    for page, (_, row, kept) in zip(pages, done, strict=True):
-        if kept and memo is not None:
-            rows[page.path] = memo.rows[page.path]
-        elif row is not None:
-            rows[page.path] = row
     if memo is not None:
+        for page, (_, row, kept) in zip(pages, done, strict=True):
+            if kept:
+                rows[page.path] = memo.rows[page.path]
+            elif row is not None:
+                rows[page.path] = row
         memo.keep(rows)
     paths = {page.path for page in pages} | {rel for rel, _ in makers}
     return BuildCounts(
@@ -335,7 +335,7 @@ def _run_job(job: Job) -> list[Any]:
             continue
         target = out / page.path
         key = page_key(page, data.at, internal) if memo is not None else None
-        if page.path in present and unchanged(target, key, memo.get(page.path) if memo else None):
+        if key is not None and page.path in present and unchanged(target, key, memo.get(page.path)):
             found.append((False, None, True))
             continue
         content = _render(env, page, data, internal=internal)

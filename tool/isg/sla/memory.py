@@ -44,7 +44,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -58,7 +57,13 @@ from isg.git_history import (
     read_milestone_log,
 )
 from isg.model import FirstSeen, Record
-from isg.record_cache import cache_salt, in_chunks, load_registry, open_database
+from isg.record_cache import (
+    cache_salt,
+    in_chunks,
+    load_registry,
+    open_database,
+    package_versions,
+)
 from isg.records import Registry
 from isg.schemas import SchemaSet, load_schemas
 from isg.sla.clock import Pause
@@ -335,12 +340,7 @@ def context_digest(salt: str, registry: Registry) -> str | None:
 
 def _data_versions() -> str:
     """The versions of the holiday and time-zone data every deadline is counted with."""
-    found = []
-    for package in ("holidays", "tzdata"):
-        try:
-            found.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{package} -")
+    found = package_versions(("holidays", "tzdata"))
     try:  # the system's zone data, when Python uses it: its first line names the release
         with open("/usr/share/zoneinfo/tzdata.zi", "rb") as handle:
             found.append(handle.readline(64).decode("ascii", "replace").strip())
