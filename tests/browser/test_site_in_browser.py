@@ -12,6 +12,7 @@ MAIN_PAGES = [
     "index.html",
     "reports/sla-2026.html",
     "incidents/index.html",
+    "incidents/2025.html",
     "rfcs/index.html",
     "releases/index.html",
     "governance.html",

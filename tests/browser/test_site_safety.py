@@ -139,6 +139,7 @@ def test_script_payloads_in_records_stay_inert(
     for rel in [
         "incidents/INC-2026-K0X2Z.html",
         "incidents/index.html",
+        "incidents/2026.html",
         "index.html",
         f"knowledge/{knowledge.stem}.html",
         "search.html",

@@ -220,3 +220,48 @@ def test_the_members_build_says_so_on_every_page() -> None:
     pages = [content for path, content in files.items() if path.endswith(".html")]
     assert all(b"<strong>members' build: contains internal records</strong>" in p for p in pages)
     assert any(b"Status as of" not in p for p in pages)
+
+
+def test_the_incident_list_shows_open_incidents_and_links_a_page_per_year(
+    data: SiteData,
+) -> None:
+    files = render_site(data, REPO_ROOT / "site", internal=False)
+    incidents = data.of("incident")
+    years = sorted({int(i["reported_at"][:4]) for i in incidents})
+    assert len(years) >= 2  # the examples span years
+    index = files["incidents/index.html"].decode()
+    for incident in incidents:
+        row = f'<tr><td><a href="../incidents/{incident["id"]}.html">{incident["id"]}</a></td>'
+        assert (row in index) == (incident["status"] != "closed"), incident["id"]
+        year_page = files[f"incidents/{incident['reported_at'][:4]}.html"].decode()
+        assert row in year_page
+    for year in years:
+        count = sum(1 for i in incidents if i["reported_at"].startswith(str(year)))
+        plural = "" if count == 1 else "s"
+        link = f'<li><a href="../incidents/{year}.html">{year}</a>'
+        assert f"{link} ({count} incident{plural})</li>" in index
+        page = files[f"incidents/{year}.html"].decode()
+        assert page.count("<tr><td>") == count
+        assert f"<h1>Incidents reported in {year}</h1>" in page
+    # A year whose incidents were all settled long before does not change with the time.
+    settled = [y for y in years if b"Status as of" not in files[f"incidents/{y}.html"]]
+    assert settled and settled[0] < FIXED_NOW.year
+
+
+def test_the_sla_chart_draws_open_and_recently_closed_incidents(data: SiteData) -> None:
+    from datetime import timedelta
+
+    from isg.render.pages import CHART_DAYS, charted_statuses
+    from isg.times import parse_time
+
+    drawn = [s.incident_id for s in charted_statuses(data)]
+    since = FIXED_NOW - timedelta(days=CHART_DAYS)
+    expected = []
+    for incident in data.of("incident"):
+        closed = parse_time((incident.get("milestones") or {}).get("closed"))
+        if incident["status"] != "closed" or closed is None or closed >= since:
+            expected.append(incident["id"])
+    assert drawn == expected
+    assert 0 < len(drawn) < len(data.of("incident"))  # the examples have old closed ones
+    chart = render_site(data, REPO_ROOT / "site", internal=False)["sla.svg"].decode()
+    assert f"SLA status of {len(drawn)} incidents as of" in chart

@@ -19,7 +19,16 @@ from isg.records import Registry
 from isg.render.feeds import atom_feed, export_json, release_calendar, search_index_js
 from isg.render.markdown import render_markdown
 from isg.render.page_memo import PageMemo, Row, file_row, page_key, unchanged
-from isg.render.pages import KIND_PAGES, Page, SiteData, plan_pages, recent_changes, url
+from isg.render.pages import (
+    KIND_PAGES,
+    Page,
+    SiteData,
+    charted_statuses,
+    plan_pages,
+    recent_changes,
+    url,
+    year_url,
+)
 from isg.render.public import publishable
 from isg.render.svg import release_timeline, state_badge
 from isg.schemas import SchemaSet, check_record
@@ -58,6 +67,7 @@ def make_environment(site_dir: Path) -> Environment:
     env.filters["badge"] = state_badge
     env.filters["when"] = _when
     env.globals["url"] = url
+    env.globals["year_url"] = year_url
     env.globals["csp"] = Markup(CSP)  # our constant, not record data
     return env
 
@@ -242,7 +252,7 @@ def _file_makers(data: SiteData, site_dir: Path) -> list[tuple[str, Callable[[],
     """Each file besides the pages with what makes it, the slowest first (each is made and
     written apart, while pages are rendered: the largest are ~70 MB at 50,000 incidents)."""
     makers: list[tuple[str, Callable[[], bytes]]] = [
-        ("sla.svg", lambda: render_sla_svg_bytes([data.sla[k] for k in sorted(data.sla)], data.at)),
+        ("sla.svg", lambda: render_sla_svg_bytes(charted_statuses(data), data.at)),
         ("data/records.json", lambda: export_json(data.records, data.at)),
         ("assets/search-index.js", lambda: search_index_js(_search_entries(data))),
         ("feed.atom", lambda: atom_feed(recent_changes(data), data.at)),
