@@ -165,3 +165,38 @@ def test_a_page_given_something_without_a_faithful_repr_is_always_rendered(
     target = tmp_path / "a.html"
     target.write_text("x")
     assert not unchanged(target, None, (b"k", 1, target.stat().st_mtime_ns))
+
+
+def test_a_remembered_status_that_changes_renders_its_page_again(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Incident pages are keyed by the digest of their status as the SLA store keeps it
+    (not its repr): a new policy must still show on every closed incident's page."""
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    assert build(run_cli, repo, out)[1] == 0  # the statuses now come from the store
+    before = tree(out)
+    policy = repo / "records" / "service-levels" / "sla-2016.yaml"
+    text = policy.read_text()
+    renamed = "name: Registration confirmed to the reporter"
+    policy.write_text(
+        text.replace(
+            "name: Confirm registration of the incident to the reporter"
+            " (priority 1 and 2 also to eCAB)",
+            renamed,
+            1,
+        )
+    )
+    build(run_cli, repo, out)
+    after = tree(out)
+    closed = [
+        p.stem
+        for p in (repo / "records" / "incidents").glob("*.yaml")
+        if "\nstatus: closed\n" in p.read_text()
+    ]
+    assert closed
+    for incident in closed:
+        page = after[f"incidents/{incident}.html"].decode()
+        assert f"<tr><td>{renamed.removeprefix('name: ')}</td>" in page
+        assert after[f"incidents/{incident}.html"] != before[f"incidents/{incident}.html"]
+    assert after == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)

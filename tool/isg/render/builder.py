@@ -138,7 +138,8 @@ def gather(
         }
 
     reports = dict(zip(years, _each(report, years, len(run.statuses)), strict=True))
-    return SiteData(at=at, records=records, sla=sla, reports=reports)
+    fingerprints = {k: v for k, v in run.fingerprints.items() if k in published}
+    return SiteData(at=at, records=records, sla=sla, reports=reports, fingerprints=fingerprints)
 
 
 REPORTS_PARALLEL_FROM = 5000  # incidents: below this, one yearly report is quicker than a fork

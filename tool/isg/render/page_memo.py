@@ -9,7 +9,8 @@ the file as it left it neither renders nor reads that page. The templates, isg's
 versions of Python and of the libraries that render (Jinja2, MarkupSafe, markdown-it-py,
 nh3) are the store's version: when any changes, it starts empty.
 
-The digest is of `repr` of the page's inputs: records as loaded from YAML (dicts, lists,
+The digest is of `repr` of the page's inputs (a remembered SLA status is given by the digest
+of its stored form, `Page.stand_ins`): records as loaded from YAML (dicts, lists,
 strings, numbers, dates), statuses (dataclasses of those), Markup. A value whose repr is not
 its content (an object shown by its address) makes the page be rendered every time, never
 skipped on a coincidence.
@@ -49,6 +50,12 @@ Row = tuple[bytes, int, int]  # the page's key, and the size and mtime (ns) of i
 def page_key(page: Page, at: datetime, internal: bool) -> bytes | None:
     """The digest of everything a page is rendered from besides templates and code; None
     when some input has no faithful repr (the page is then always rendered)."""
+    context = page.context
+    if page.stand_ins:
+        context = {
+            name: ("stand-in", page.stand_ins[name]) if name in page.stand_ins else value
+            for name, value in context.items()
+        }
     text = repr(
         (
             page.path,
@@ -57,7 +64,7 @@ def page_key(page: Page, at: datetime, internal: bool) -> bytes | None:
             page.timed,
             at if page.timed else None,
             internal,
-            page.context,
+            context,
         )
     )
     if " object at 0x" in text:

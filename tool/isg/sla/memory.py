@@ -234,19 +234,26 @@ class SlaMemory:
             self._set_meta("context", digest)
             self.db.execute("COMMIT")
 
-    def statuses(self, blobs: Mapping[str, str]) -> dict[str, IncidentStatus]:
-        """The statuses kept for incidents whose file is still `blobs[incident]`."""
+    def statuses(
+        self, blobs: Mapping[str, str], fingerprints: dict[str, bytes] | None = None
+    ) -> dict[str, IncidentStatus]:
+        """The statuses kept for incidents whose file is still `blobs[incident]`; with
+        `fingerprints`, a digest of each one's stored form is put there (equal digests,
+        equal statuses: the site keys its pages by it instead of the status's long repr)."""
         found = {}
-        for incident, blob, text in self.db.execute("SELECT * FROM statuses"):
+        for incident, blob, packed in self.db.execute("SELECT * FROM statuses"):
             if blobs.get(incident) == blob:
                 try:
-                    found[incident] = status_from_json(_unpack(text))
+                    found[incident] = status_from_json(_unpack(packed))
                 except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
                     continue  # a damaged row: that incident is evaluated afresh
+                if fingerprints is not None:
+                    fingerprints[incident] = _fingerprint(packed)
         return found
 
-    def keep_statuses(self, rows: Sequence[tuple[str, str, IncidentStatus]], context: str) -> None:
-        """Keep (incident, blob, status) rows made under `context`."""
+    def keep_statuses(self, rows: Sequence[tuple[str, str, bytes]], context: str) -> None:
+        """Keep (incident, blob, packed status) rows made under `context` (packed:
+        `_pack(status_json(status))`)."""
         if not rows:
             return
         self.db.execute("BEGIN IMMEDIATE")
@@ -254,7 +261,7 @@ class SlaMemory:
             if self._meta("context") == context:
                 self.db.executemany(
                     "INSERT OR REPLACE INTO statuses VALUES (?, ?, ?)",
-                    [(i, blob, _pack(status_json(status))) for i, blob, status in rows],
+                    rows,
                 )
             self.db.execute("COMMIT")
         except BaseException:
@@ -293,6 +300,10 @@ class SlaMemory:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+
+def _fingerprint(packed: bytes) -> bytes:
+    return hashlib.blake2b(packed, digest_size=16).digest()
 
 
 def _pack(text: str) -> bytes:
@@ -445,19 +456,29 @@ def evaluate_remembered(
         blobs = _incident_blobs(registry)
         asked = set(ids)
         wanted = {i: b for i, b in blobs.items() if i in asked} if ids else blobs
+        fingerprints: dict[str, bytes] = {}
         try:
             store.use_context(digest)
-            known = store.statuses(wanted)
+            known = store.statuses(wanted, fingerprints)
         except sqlite3.Error:
-            known = {}
+            known, fingerprints = {}, {}
         run = evaluate_registry(registry, schemas, now=now, ids=ids, known=known, progress=progress)
         fresh = [
-            (status.incident_id, blobs[status.incident_id], status)
+            (status.incident_id, blobs[status.incident_id], _pack(status_json(status)))
             for status in run.statuses
             if status.incident_id not in known
             and status.incident_id in blobs
             and _closed(registry.get("incident", status.incident_id), now)
         ]
+        # Newly kept statuses get their fingerprint now: the next build, which reads them
+        # back, then keys their pages as this one does.
+        fingerprints.update((i, _fingerprint(packed)) for i, _, packed in fresh)
+        run.fingerprints = {
+            s.incident_id: fingerprints[s.incident_id]
+            for s in run.statuses
+            if s.incident_id in fingerprints
+            and (s is known.get(s.incident_id) or s.incident_id not in known)
+        }
         with contextlib.suppress(sqlite3.Error):
             store.keep_statuses(fresh, digest)
         return run

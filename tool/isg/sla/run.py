@@ -29,6 +29,8 @@ class SlaRun:
     statuses: list[IncidentStatus] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     selected: list[str] = field(default_factory=list)  # IDs to evaluate (select_only)
+    # A digest per status reused from the SLA store (see sla.memory.SlaMemory.statuses).
+    fingerprints: dict[str, bytes] = field(default_factory=dict)
 
     def record_skip(self, record: Record, reason: str) -> None:
         self.skipped.append(f"{record.path}: skipped: {reason}")
