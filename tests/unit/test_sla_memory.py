@@ -277,6 +277,17 @@ def test_a_status_read_back_is_the_status_kept(git_repo: Path, at: str) -> None:
         assert repr(status_from_json(status_json(status))) == repr(status)
 
 
+def test_the_stored_form_names_every_field_of_each_class_in_order() -> None:
+    """status_json writes fields by position: a field added to a status class without being
+    added there would be lost (or shift the others) on the way back."""
+    from dataclasses import fields
+
+    from isg.sla.memory import STATUS_FIELDS
+
+    for cls, order in STATUS_FIELDS.items():
+        assert order == tuple(f.name for f in fields(cls)), cls.__name__
+
+
 def test_statuses_of_closed_incidents_are_reused_and_equal(
     git_repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
