@@ -196,6 +196,81 @@ def test_rendering_reports_progress_in_order(monkeypatch: pytest.MonkeyPatch) ->
         assert [d for d, _ in seen] == sorted(d for d, _ in seen)
 
 
+@pytest.mark.parametrize("reports_parallel_from", [10_000, 1])
+def test_the_yearly_reports_report_progress_in_order(
+    monkeypatch: pytest.MonkeyPatch, reports_parallel_from: int
+) -> None:
+    from conftest import FIXED_NOW, REPO_ROOT
+    from isg.records import parse_registry, read_record_files
+    from isg.render import builder
+    from isg.schemas import load_schemas
+
+    monkeypatch.setattr(builder, "REPORTS_PARALLEL_FROM", reports_parallel_from)
+    seen: list[tuple[int, int]] = []
+    data = builder.gather(
+        parse_registry(read_record_files(REPO_ROOT)),
+        load_schemas(REPO_ROOT),
+        at=FIXED_NOW,
+        internal=False,
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    years = len(data.reports)
+    assert years >= 2
+    assert seen == [(done, years) for done in range(1, years + 1)]
+
+
+def test_a_large_site_build_shows_each_step_on_a_terminal(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SLA, yearly reports, pages: nothing is silent for long on a terminal (thresholds
+    lowered so that the examples count as large)."""
+    import io
+
+    from conftest import REPO_ROOT
+    from isg.cli import common, site
+    from isg.render import builder
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    real = common.Progress
+
+    def on_screen(label: str, **options: object) -> common.Progress:
+        options.pop("stream", None)
+        return real(label, stream=screen, minimum=1)
+
+    monkeypatch.setattr(site, "Progress", on_screen)
+    monkeypatch.setenv("ISG_NO_CACHE", "1")  # nothing written into the checkout's .isg/
+    monkeypatch.setattr(site, "REPORTS_PARALLEL_FROM", 1)
+    monkeypatch.setattr(builder, "REPORTS_PARALLEL_FROM", 1)
+    result = run_cli(
+        "site",
+        "build",
+        "--repo",
+        str(REPO_ROOT),
+        "--at",
+        "2026-11-27T12:00:00Z",
+        "--no-history",
+        "--out",
+        str(tmp_path / "site"),
+    )
+    assert result.exit_code == 0, result.output
+    import re
+
+    drawn = re.findall(r"\r(isg site build: [^:]+): (\d+)/(\d+)", screen.getvalue())
+    steps = list(dict.fromkeys(label for label, _, _ in drawn))
+    assert steps == [
+        "isg site build: SLA of incidents",
+        "isg site build: yearly reports",
+        "isg site build: rendering pages",
+    ]
+    last = {label: (done, total) for label, done, total in drawn}
+    assert all(done == total for done, total in last.values())  # each step drawn to its end
+    assert screen.getvalue().count("\n") == 3  # and its line ended
+
+
 @pytest.mark.parametrize("parallel_from", [10_000, 1])
 def test_building_page_by_page_equals_rendering_then_writing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int

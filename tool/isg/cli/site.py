@@ -24,7 +24,7 @@ from isg.cli.common import (
 from isg.errors import UsageError
 from isg.git_history import head_commit_time, reopened_incidents, resolve_commit
 from isg.records import Registry
-from isg.render.builder import build_site, gather
+from isg.render.builder import REPORTS_PARALLEL_FROM, build_site, gather
 from isg.render.page_memo import PageMemo
 from isg.schemas import SchemaSet, load_schemas
 from isg.sla.memory import evaluate_remembered
@@ -103,20 +103,37 @@ def build_command(
     schemas = load_schemas(root)
 
     def evaluate(registry: Registry, schemas: SchemaSet, at: datetime) -> SlaRun:
-        return evaluate_remembered(root, registry, schemas, now=at, use_cache=caching())
+        shown = Progress("isg site build: SLA of incidents")
+        try:
+            return evaluate_remembered(
+                root, registry, schemas, now=at, use_cache=caching(), progress=shown
+            )
+        finally:
+            shown.finish()
 
-    if no_history:
-        data = gather(registry, schemas, at=now, internal=internal, evaluate=evaluate)
-    else:
+    # The yearly reports take a few seconds from ~5,000 incidents: shown then (years, not
+    # incidents, are counted, so Progress's own minimum is set aside).
+    reports = (
+        Progress("isg site build: yearly reports", minimum=1)
+        if len(registry.of_kind("incident")) >= REPORTS_PARALLEL_FROM
+        else None
+    )
+    try:
         data = gather(
             registry,
             schemas,
             at=now,
             internal=internal,
-            commit=resolve_commit(root, "HEAD"),
-            reopened=lambda year: reopened_incidents(root, year),
+            commit=None if no_history else resolve_commit(root, "HEAD"),
+            reopened=(lambda year: None)
+            if no_history
+            else (lambda year: reopened_incidents(root, year)),
             evaluate=evaluate,
+            progress=reports,
         )
+    finally:
+        if reports is not None:
+            reports.finish()
     # The pages need only `data`: the rest goes before forking. Freed by reference counting
     # (a collection here found 33 objects in 1.4 s at 50,000 incidents).
     del registry
