@@ -447,6 +447,14 @@ _STATUS_LINE = re.compile(r"^([+-])status: '?([a-z-]+)'?\s*$")
 def reopened_incidents(root: Path, year: int) -> set[str] | None:
     """Incidents whose status went from resolved or closed back to in-progress in a commit of
     `year` (one `git log -p` pass); None when `root` is not a git checkout."""
+    by_year = reopened_by_year(root)
+    return None if by_year is None else by_year.get(year, set())
+
+
+def reopened_by_year(root: Path) -> dict[int, set[str]] | None:
+    """`reopened_incidents` of every year at once, by the year of each commit (its committer
+    time as written): one pass over the history for a site that reports every year (a pass
+    per year was ~4.6 s each at 50,000 incidents); None when `root` is not a git checkout."""
     try:
         repo = git.Repo(root, search_parent_directories=True)
         top = Path(repo.working_tree_dir or root).resolve()
@@ -454,20 +462,20 @@ def reopened_incidents(root: Path, year: int) -> set[str] | None:
         log = repo.git.log("-p", "--unified=0", "--no-color", "--format=%x00%cI", "--", folder)
     except (git.InvalidGitRepositoryError, git.NoSuchPathError, git.GitCommandError, ValueError):
         return None
-    found: set[str] = set()
-    in_year = False
+    found: dict[int, set[str]] = {}
+    year = 0
     incident = ""
     removed: str | None = None
     for line in log.splitlines():
         if line.startswith("\0"):
-            in_year = datetime.fromisoformat(line[1:]).year == year
+            year = datetime.fromisoformat(line[1:]).year
         elif line.startswith("+++ "):
             incident, removed = PurePosixPath(line[4:]).stem, None
-        elif in_year and (match := _STATUS_LINE.match(line)):
+        elif match := _STATUS_LINE.match(line):
             if match[1] == "-":
                 removed = match[2]
             elif removed in ("resolved", "closed") and match[2] == "in-progress":
-                found.add(incident)
+                found.setdefault(year, set()).add(incident)
     return found
 
 

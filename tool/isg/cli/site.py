@@ -6,6 +6,7 @@ import contextlib
 import functools
 import http.server
 import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from isg.cli.common import (
     repo_option,
 )
 from isg.errors import UsageError
-from isg.git_history import head_commit_time, reopened_incidents, resolve_commit
+from isg.git_history import head_commit_time, reopened_by_year, resolve_commit
 from isg.records import Registry
 from isg.render.builder import REPORTS_PARALLEL_FROM, build_site, gather
 from isg.render.page_memo import PageMemo
@@ -99,8 +100,15 @@ def build_command(
     """
     root = registry_root(repo)
     now = _as_of(at, root)
-    registry = load_registry(root)
-    schemas = load_schemas(root)
+    # Reopened incidents for every yearly report: one pass over git's history, read while
+    # the records load (git does most of it, in its own process).
+    reopened: dict[int, set[str]] | None = None
+    with ThreadPoolExecutor(1) as pool:  # finished before any worker is forked
+        history = None if no_history else pool.submit(reopened_by_year, root)
+        registry = load_registry(root)
+        schemas = load_schemas(root)
+        if history is not None:
+            reopened = history.result()
 
     def evaluate(registry: Registry, schemas: SchemaSet, at: datetime) -> SlaRun:
         shown = Progress("isg site build: SLA of incidents")
@@ -125,9 +133,7 @@ def build_command(
             at=now,
             internal=internal,
             commit=None if no_history else resolve_commit(root, "HEAD"),
-            reopened=(lambda year: None)
-            if no_history
-            else (lambda year: reopened_incidents(root, year)),
+            reopened=lambda year: None if reopened is None else reopened.get(year, set()),
             evaluate=evaluate,
             progress=reports,
         )
