@@ -200,3 +200,40 @@ def test_a_remembered_status_that_changes_renders_its_page_again(
         assert f"<tr><td>{renamed.removeprefix('name: ')}</td>" in page
         assert after[f"incidents/{incident}.html"] != before[f"incidents/{incident}.html"]
     assert after == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+
+
+def test_yearly_reports_are_kept_until_a_record_they_read_changes(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build reuses each past year's report made from the same records, policies and
+    reopened incidents; the current year's is made at each new time; a changed incident
+    makes every year again; the site is always that of a build without the store."""
+    from isg.render import builder
+
+    made: list[int] = []
+    real = builder.build_report
+
+    def counting(*args: object, **kwargs: object) -> object:
+        made.append(kwargs["year"])  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builder, "build_report", counting)
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    years = sorted(made)
+    assert len(years) >= 2
+    made.clear()
+    build(run_cli, repo, out)
+    assert made == []  # nothing changed: every report kept
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh-kept", monkeypatch)
+    made.clear()
+    later = "2026-11-28T12:00:00+00:00"
+    result = run_cli("site", "build", "--repo", str(repo), "--at", later, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert made == [2026]  # only the year that is still running is reported at the new time
+    made.clear()
+    incident = sorted((repo / "records" / "incidents").glob("*.yaml"))[0]
+    incident.write_text(incident.read_text().replace("title: ", "title: Changed, ", 1))
+    build(run_cli, repo, out)
+    assert sorted(made) == years
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)

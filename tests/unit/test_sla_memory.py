@@ -337,3 +337,20 @@ def test_a_site_built_with_the_store_is_the_site_built_without(
     reused = build(tmp_path / "two")
     monkeypatch.setenv("ISG_NO_CACHE", "1")
     assert filled == reused == build(tmp_path / "three")
+
+
+def test_plain_data_comes_back_with_its_types() -> None:
+    from isg.sla.memory import plain_dumps, plain_loads
+
+    value = {
+        "by_priority": {1: 3, 2: 0},
+        "cells": [{"share_met": 0.9123, "verdict": None, "ok": True}],
+        "pair": ("a", [1, (2.5, "b")]),
+        "text": 'Zürich \u2014 "quoted"',
+        "": [],
+    }
+    back = plain_loads(plain_dumps(value))
+    assert back == value and repr(back) == repr(value)
+    for bad in ({True: 1}, {(1, 2): 1}, {"x": object()}, {1.5: "a"}):
+        with pytest.raises(TypeError):
+            plain_dumps(bad)

@@ -28,7 +28,7 @@ from isg.records import Registry
 from isg.render.builder import REPORTS_PARALLEL_FROM, build_site, gather
 from isg.render.page_memo import PageMemo
 from isg.schemas import SchemaSet, load_schemas
-from isg.sla.memory import evaluate_remembered
+from isg.sla.memory import KeptReports, evaluate_remembered
 from isg.sla.run import SlaRun
 
 
@@ -126,6 +126,7 @@ def build_command(
         if len(registry.of_kind("incident")) >= REPORTS_PARALLEL_FROM
         else None
     )
+    kept = KeptReports.open(root, registry) if caching() else None
     try:
         data = gather(
             registry,
@@ -136,8 +137,11 @@ def build_command(
             reopened=lambda year: None if reopened is None else reopened.get(year, set()),
             evaluate=evaluate,
             progress=reports,
+            kept=kept,
         )
     finally:
+        if kept is not None:
+            kept.close()
         if reports is not None:
             reports.finish()
     # The pages need only `data`: the rest goes before forking. Freed by reference counting

@@ -6,11 +6,12 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from isg.compliance import year_end
 from isg.compliance_report import ReportBasis, build_report, compliance_svg, report_dict
 from isg.errors import IsgError
 from isg.forks import fork_map, workers, worth_forking
@@ -88,10 +89,13 @@ def gather(
     reopened: Callable[[int], set[str] | None] = lambda year: None,
     evaluate: Callable[[Registry, SchemaSet, datetime], SlaRun] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    kept: ReportKeeper | None = None,
 ) -> SiteData:
     """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`
     (evaluated by `evaluate`, e.g. `sla.memory.evaluate_remembered`; by default afresh).
-    `progress(done, total)` is told as the yearly reports are made.
+    `progress(done, total)` is told as the yearly reports are made; `kept` (e.g.
+    `sla.memory.KeptReports`) gives back reports made from the same inputs before and keeps
+    the new ones.
 
     Refuses a registry with unreadable or schema-invalid records: a page silently missing
     is worse than no new site.
@@ -123,25 +127,51 @@ def gather(
     basis = ReportBasis.of(registry)
     visible = published | set(records.get("problem", {}))
 
-    def report(year: int) -> dict[str, Any]:
+    def report(year: int) -> tuple[dict[str, Any], bytes | None]:
+        """The report of `year` (its dict and chart) and, if newly made, its key to keep."""
+        again = reopened(year)
+        key = kept.key(year, min(at, year_end(year)), again, commit) if kept else None
+        if kept is not None and key is not None and (found := kept.get(year, key)) is not None:
+            return found, None
         made = build_report(
             registry,
             schemas,
             year=year,
             now=at,
-            reopened=reopened(year),
+            reopened=again,
             commit=commit,
             known=known,
             basis=basis,
         )
-        return {
-            "report": _only_published(report_dict(made), visible),
-            "chart": Markup(compliance_svg(made, inline=True)),
-        }
+        return {"report": report_dict(made), "svg": compliance_svg(made, inline=True)}, key
 
-    reports = dict(zip(years, _each(report, years, len(run.statuses), progress), strict=True))
+    reports = {}
+    fresh = {}
+    for year, (made, key) in zip(
+        years, _each(report, years, len(run.statuses), progress), strict=True
+    ):
+        reports[year] = {
+            "report": _only_published(made["report"], visible),
+            "chart": Markup(made["svg"]),
+        }
+        if key is not None:
+            fresh[year] = (key, made)
+    if kept is not None:
+        kept.keep(fresh)
     fingerprints = {k: v for k, v in run.fingerprints.items() if k in published}
     return SiteData(at=at, records=records, sla=sla, reports=reports, fingerprints=fingerprints)
+
+
+class ReportKeeper(Protocol):
+    """Yearly reports kept between builds (`sla.memory.KeptReports`)."""
+
+    def key(
+        self, year: int, at: datetime, reopened: set[str] | None, commit: str | None
+    ) -> bytes: ...
+
+    def get(self, year: int, key: bytes) -> Any | None: ...
+
+    def keep(self, rows: Mapping[int, tuple[bytes, Any]]) -> None: ...
 
 
 REPORTS_PARALLEL_FROM = 5000  # incidents: below this, one yearly report is quicker than a fork

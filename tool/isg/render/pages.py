@@ -297,7 +297,7 @@ def _home(data: SiteData) -> Page:
 
 
 def incident_year(incident: Mapping[str, Any]) -> int:
-    """The year an incident was reported in, as written (the yearly reports count so too)."""
+    """The year an incident was reported in, as written in its `reported_at`."""
     moment = parse_time(incident.get("reported_at"))
     return moment.year if moment is not None else 0  # the schema requires the time
 
