@@ -262,19 +262,7 @@ class SlaMemory:
     def keep_statuses(self, rows: Sequence[tuple[str, str, bytes]], context: str) -> None:
         """Keep (incident, blob, packed status) rows made under `context` (packed:
         `_pack(status_json(status))`)."""
-        if not rows:
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            if self._meta("context") == context:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO statuses VALUES (?, ?, ?)",
-                    rows,
-                )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+        self._insert("INSERT OR REPLACE INTO statuses VALUES (?, ?, ?)", rows, context)
 
     def reports(self) -> dict[int, tuple[bytes, Any]]:
         """The yearly reports kept: year -> (key, report)."""
@@ -288,19 +276,8 @@ class SlaMemory:
 
     def keep_reports(self, rows: Mapping[int, tuple[bytes, Any]], context: str) -> None:
         """Keep year -> (key, report) made under `context`, replacing what a year had."""
-        if not rows:
-            return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            if self._meta("context") == context:
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO reports VALUES (?, ?, ?)",
-                    [(year, key, _pack(plain_dumps(value))) for year, (key, value) in rows.items()],
-                )
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+        packed = [(year, key, _pack(plain_dumps(value))) for year, (key, value) in rows.items()]
+        self._insert("INSERT OR REPLACE INTO reports VALUES (?, ?, ?)", packed, context)
 
     def lines(self, evidence: bool, blobs: Mapping[str, str]) -> dict[str, str]:
         """The lines kept for incidents whose file is still `blobs[incident]`."""
@@ -321,15 +298,32 @@ class SlaMemory:
     ) -> None:
         """Keep (incident, blob, line) rows made under `context` (and, with evidence, from the
         history up to `tip`) unless another run has moved either on meanwhile."""
+        self._insert(
+            "INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?)",
+            [(incident, int(evidence), blob, _pack(line)) for incident, blob, line in rows],
+            context,
+            at_tip=evidence,
+            tip=tip,
+        )
+
+    def _insert(
+        self,
+        sql: str,
+        rows: Sequence[tuple[Any, ...]],
+        context: str,
+        *,
+        at_tip: bool = False,
+        tip: str | None = None,
+    ) -> None:
+        """Insert `rows` in one transaction if the store is still under `context` (and, with
+        `at_tip`, its history still read up to `tip`): another run may have moved either on
+        meanwhile, and then what was made here is not kept."""
         if not rows:
             return
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            if self._meta("context") == context and (not evidence or self._meta("tip") == tip):
-                self.db.executemany(
-                    "INSERT OR REPLACE INTO lines VALUES (?, ?, ?, ?)",
-                    [(incident, int(evidence), blob, _pack(line)) for incident, blob, line in rows],
-                )
+            if self._meta("context") == context and (not at_tip or self._meta("tip") == tip):
+                self.db.executemany(sql, rows)
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
