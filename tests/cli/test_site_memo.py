@@ -218,13 +218,18 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builder, "build_report", counting)
+    bases: list[object] = []
+    real_basis = builder.ReportBasis.of
+    monkeypatch.setattr(
+        builder.ReportBasis, "of", lambda registry: bases.append(1) or real_basis(registry)
+    )
     out = tmp_path / "site"
     build(run_cli, repo, out)
     years = sorted(made)
     assert len(years) >= 2
     made.clear()
     build(run_cli, repo, out)
-    assert made == []  # nothing changed: every report kept
+    assert made == [] and bases == [1]  # nothing changed: every report kept, nothing read
     assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh-kept", monkeypatch)
     made.clear()
     later = "2026-11-28T12:00:00+00:00"

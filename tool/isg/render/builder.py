@@ -124,40 +124,46 @@ def gather(
     sla = {s.incident_id: s for s in run.statuses if s.incident_id in published}
     years = sorted({s.reported_at.year for s in run.statuses if s.reported_at.year <= at.year})
     known = {s.incident_id: s for s in run.statuses}
-    basis = ReportBasis.of(registry)
     visible = published | set(records.get("problem", {}))
+    again = {year: reopened(year) for year in years}
+    keys = (
+        {year: kept.key(year, min(at, year_end(year)), again[year], commit) for year in years}
+        if kept is not None
+        else {}
+    )
+    made: dict[int, Any] = {}
+    for year, key in keys.items():
+        if (found := kept.get(year, key) if kept is not None else None) is not None:
+            made[year] = found
+    missing = [year for year in years if year not in made]
+    # Read once for all the years to make (none when every report was kept).
+    basis = ReportBasis.of(registry) if missing else None
 
-    def report(year: int) -> tuple[dict[str, Any], bytes | None]:
-        """The report of `year` (its dict and chart) and, if newly made, its key to keep."""
-        again = reopened(year)
-        key = kept.key(year, min(at, year_end(year)), again, commit) if kept else None
-        if kept is not None and key is not None and (found := kept.get(year, key)) is not None:
-            return found, None
-        made = build_report(
+    def report(year: int) -> dict[str, Any]:
+        """The report of `year`: its dict and its chart."""
+        one = build_report(
             registry,
             schemas,
             year=year,
             now=at,
-            reopened=again,
+            reopened=again[year],
             commit=commit,
             known=known,
             basis=basis,
         )
-        return {"report": report_dict(made), "svg": compliance_svg(made, inline=True)}, key
+        return {"report": report_dict(one), "svg": compliance_svg(one, inline=True)}
 
-    reports = {}
-    fresh = {}
-    for year, (made, key) in zip(
-        years, _each(report, years, len(run.statuses), progress), strict=True
-    ):
-        reports[year] = {
-            "report": _only_published(made["report"], visible),
-            "chart": Markup(made["svg"]),
-        }
-        if key is not None:
-            fresh[year] = (key, made)
+    fresh = dict(zip(missing, _each(report, missing, len(run.statuses), progress), strict=True))
+    made.update(fresh)
     if kept is not None:
-        kept.keep(fresh)
+        kept.keep({year: (keys[year], fresh[year]) for year in fresh})
+    reports = {
+        year: {
+            "report": _only_published(made[year]["report"], visible),
+            "chart": Markup(made[year]["svg"]),
+        }
+        for year in years
+    }
     fingerprints = {k: v for k, v in run.fingerprints.items() if k in published}
     return SiteData(at=at, records=records, sla=sla, reports=reports, fingerprints=fingerprints)
 
