@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -447,7 +448,11 @@ _STATUS_LINE = re.compile(r"^([+-])status: '?([a-z-]+)'?\s*$")
 def reopened_incidents(root: Path, year: int) -> set[str] | None:
     """Incidents whose status went from resolved or closed back to in-progress in a commit of
     `year` (one `git log -p` pass); None when `root` is not a git checkout."""
-    by_year = reopened_by_year(root)
+    return reopened_in(reopened_by_year(root), year)
+
+
+def reopened_in(by_year: Mapping[int, set[str]] | None, year: int) -> set[str] | None:
+    """The reopened incidents of `year` from `reopened_by_year` (None: unknown)."""
     return None if by_year is None else by_year.get(year, set())
 
 

@@ -134,7 +134,7 @@ def build_command(
             at=now,
             internal=internal,
             commit=None if no_history else resolve_commit(root, "HEAD"),
-            reopened=lambda year: None if reopened is None else reopened.get(year, set()),
+            reopened=reopened,
             evaluate=evaluate,
             progress=reports,
             kept=kept,

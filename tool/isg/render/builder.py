@@ -15,6 +15,7 @@ from isg.compliance import year_end
 from isg.compliance_report import ReportBasis, build_report, compliance_svg, report_dict
 from isg.errors import IsgError
 from isg.forks import fork_map, workers, worth_forking
+from isg.git_history import reopened_in
 from isg.model import KIND_BY_DIRECTORY
 from isg.records import Registry
 from isg.render.feeds import atom_feed, export_json, release_calendar, search_index_js
@@ -86,14 +87,15 @@ def gather(
     at: datetime,
     internal: bool,
     commit: str | None = None,
-    reopened: Callable[[int], set[str] | None] = lambda year: None,
+    reopened: Mapping[int, set[str]] | None = None,
     evaluate: Callable[[Registry, SchemaSet, datetime], SlaRun] | None = None,
     progress: Callable[[int, int], None] | None = None,
     kept: ReportKeeper | None = None,
 ) -> SiteData:
     """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`
     (evaluated by `evaluate`, e.g. `sla.memory.evaluate_remembered`; by default afresh).
-    `progress(done, total)` is told as the yearly reports are made; `kept` (e.g.
+    `reopened`: each year's reopened incidents (`git_history.reopened_by_year`; None:
+    unknown). `progress(done, total)` is told as the yearly reports are made; `kept` (e.g.
     `sla.memory.KeptReports`) gives back reports made from the same inputs before and keeps
     the new ones.
 
@@ -125,16 +127,14 @@ def gather(
     years = sorted({s.reported_at.year for s in run.statuses if s.reported_at.year <= at.year})
     known = {s.incident_id: s for s in run.statuses}
     visible = published | set(records.get("problem", {}))
-    again = {year: reopened(year) for year in years}
-    keys = (
-        {year: kept.key(year, min(at, year_end(year)), again[year], commit) for year in years}
-        if kept is not None
-        else {}
-    )
+    again = {year: reopened_in(reopened, year) for year in years}
+    keys: dict[int, bytes] = {}
     made: dict[int, Any] = {}
-    for year, key in keys.items():
-        if (found := kept.get(year, key) if kept is not None else None) is not None:
-            made[year] = found
+    if kept is not None:
+        for year in years:
+            keys[year] = kept.key(year, min(at, year_end(year)), again[year], commit)
+            if (found := kept.get(year, keys[year])) is not None:
+                made[year] = found
     missing = [year for year in years if year not in made]
     # Read once for all the years to make (none when every report was kept).
     basis = ReportBasis.of(registry) if missing else None
