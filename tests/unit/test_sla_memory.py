@@ -339,6 +339,53 @@ def test_a_site_built_with_the_store_is_the_site_built_without(
     assert filled == reused == build(tmp_path / "three")
 
 
+def test_a_site_build_decodes_only_the_remembered_statuses_it_shows_whole(
+    run_cli: RunCli, git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lists need a remembered status's priority, worst state and year, which the store
+    keeps beside it: a build decodes only statuses whose page it renders, whose year's
+    report it makes, or which the SLA chart draws."""
+    shutil.copytree(REPO_ROOT / "site", git_repo / "site")
+    decoded: list[str] = []
+    original = memory_module.status_from_json
+
+    def spy(text: str) -> IncidentStatus:
+        status = original(text)
+        decoded.append(status.incident_id)
+        return status
+
+    monkeypatch.setattr(memory_module, "status_from_json", spy)
+    args = ("site", "build", "--repo", str(git_repo), "--at", FIXED_AT, "--no-history")
+    assert run_cli(*args, "--out", str(tmp_path / "one")).exit_code == 0  # fills the store
+    # A new folder: every page is rendered, every year's report kept from the first build.
+    decoded.clear()
+    assert run_cli(*args, "--out", str(tmp_path / "two")).exit_code == 0
+    assert sorted(set(decoded)) == sorted(decoded) and len(decoded) == CLOSED
+    decoded.clear()  # the same folder: nothing changed, no incident page rendered
+    assert run_cli(*args, "--out", str(tmp_path / "two")).exit_code == 0
+    chart = (tmp_path / "two" / "sla.svg").read_text(encoding="utf-8")
+    assert decoded and all(f">{incident} P" in chart for incident in decoded)
+    assert len(decoded) < CLOSED
+
+
+def test_a_remembered_status_that_cannot_be_read_stops_the_site_build_clearly(
+    run_cli: RunCli, git_repo: Path, tmp_path: Path
+) -> None:
+    """A row whose checksum holds but whose text is not a status (written by something
+    else than isg): said plainly, with what to do."""
+    shutil.copytree(REPO_ROOT / "site", git_repo / "site")
+    args = ("site", "build", "--repo", str(git_repo), "--at", FIXED_AT, "--no-history")
+    assert run_cli(*args, "--out", str(tmp_path / "one")).exit_code == 0
+    with sqlite3.connect(_store(git_repo)) as db:
+        db.execute("UPDATE statuses SET status = ?", (zlib.compress(b"[1, 2]"),))
+    result = run_cli(*args, "--out", str(tmp_path / "two"))
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert "the SLA store (sla.sqlite in .isg/cache) holds a damaged status of INC-" in (
+        result.output
+    )
+    assert "remove the file and run again" in result.output
+
+
 def test_plain_data_comes_back_with_its_types() -> None:
     from isg.sla.memory import plain_dumps, plain_loads
 

@@ -114,7 +114,7 @@ def build_command(
         shown = Progress("isg site build: SLA of incidents")
         try:
             return evaluate_remembered(
-                root, registry, schemas, now=at, use_cache=caching(), progress=shown
+                root, registry, schemas, now=at, use_cache=caching(), progress=shown, lazy=True
             )
         finally:
             shown.finish()

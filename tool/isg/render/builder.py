@@ -23,8 +23,10 @@ from isg.render.markdown import render_markdown
 from isg.render.page_memo import PageMemo, Row, file_row, page_key, unchanged
 from isg.render.pages import (
     KIND_PAGES,
+    Later,
     Page,
     SiteData,
+    Status,
     charted_statuses,
     plan_pages,
     recent_changes,
@@ -35,7 +37,7 @@ from isg.render.public import publishable
 from isg.render.svg import release_timeline, state_badge
 from isg.schemas import SchemaSet, check_record
 from isg.sla.chart import render_sla_svg_bytes
-from isg.sla.run import SlaRun, evaluate_registry
+from isg.sla.run import AllStatuses, SlaRun, evaluate_registry
 
 SEARCH_FIELDS = ("description", "body", "root_cause", "workaround", "notes")
 MAX_SEARCH_TEXT = 2000
@@ -123,9 +125,11 @@ def gather(
         run = evaluate_registry(registry, schemas, now=at)
     else:
         run = evaluate(registry, schemas, at)
-    sla = {s.incident_id: s for s in run.statuses if s.incident_id in published}
-    years = sorted({s.reported_at.year for s in run.statuses if s.reported_at.year <= at.year})
-    known = {s.incident_id: s for s in run.statuses}
+    sla: dict[str, Status] = {s.incident_id: s for s in run.statuses if s.incident_id in published}
+    sla.update((i, kept) for i, kept in run.kept.items() if i in published)
+    reported = {s.reported_at.year for s in run.statuses} | {k.year for k in run.kept.values()}
+    years = sorted(year for year in reported if year <= at.year)
+    known = AllStatuses(run)  # the remembered ones decoded only for a report made here
     visible = published | set(records.get("problem", {}))
     again = {year: reopened_in(reopened, year) for year in years}
     keys: dict[int, bytes] = {}
@@ -153,7 +157,7 @@ def gather(
         )
         return {"report": report_dict(one), "svg": compliance_svg(one, inline=True)}
 
-    fresh = dict(zip(missing, _each(report, missing, len(run.statuses), progress), strict=True))
+    fresh = dict(zip(missing, _each(report, missing, len(known), progress), strict=True))
     made.update(fresh)
     if kept is not None:
         kept.keep({year: (keys[year], fresh[year]) for year in fresh})
@@ -408,13 +412,17 @@ def _run_job(job: Job) -> list[Any]:
 
 def _render(env: Environment, page: Page, data: SiteData, *, internal: bool) -> bytes:
     template = env.get_template(page.template)
+    context = {
+        name: value.make() if type(value) is Later else value
+        for name, value in page.context.items()
+    }
     text = template.render(
         page=page,
         root=page.root,
         at=data.at,
         internal=internal,
         timeline=release_timeline,
-        **page.context,
+        **context,
     )
     return text.encode("utf-8")
 

@@ -8,25 +8,20 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from isg.governance import role_active
 from isg.releases import installation_status
 from isg.sla.incident import IncidentStatus
+from isg.sla.memory import KeptStatus
 from isg.sla.output import describe_priority
 from isg.sla.run import settled_by
 from isg.times import parse_date, parse_time
 
-STATE_RANK = {
-    "late-beyond-margin": 0,
-    "late-within-margin": 1,
-    "at-risk": 2,
-    "running": 3,
-    "met": 4,
-}
 KIND_PAGES = {  # kind -> (folder, title of the list)
     "incident": ("incidents", "Incidents"),
     "problem": ("problems", "Problems"),
@@ -61,13 +56,37 @@ class Page:
         return "../" * self.path.count("/")
 
 
+Status = IncidentStatus | KeptStatus  # a remembered status is decoded where it is shown
+
+
+class Later:
+    """A page's context value worked out only when the page is rendered (`make()`): a
+    remembered status is decoded by the process rendering its page, and only if the page is
+    rendered. Its repr names no content: a page holding one has a memo key only through
+    `Page.stand_ins` (else it is always rendered)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+def whole(status: Status) -> IncidentStatus:
+    """Every field of a status (a remembered one decoded)."""
+    return status if isinstance(status, IncidentStatus) else status.status()
+
+
+def _why(status: KeptStatus) -> str:
+    return describe_priority(status.status())
+
+
 @dataclass
 class SiteData:
     """Public records by kind and ID, with the SLA state of incidents at `at`."""
 
     at: datetime
     records: dict[str, dict[str, dict[str, Any]]]
-    sla: dict[str, IncidentStatus]
+    sla: dict[str, Status]
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> page context
     # Incident ID -> digest of its status as the SLA store keeps it (SlaRun.fingerprints).
     fingerprints: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
@@ -103,10 +122,8 @@ def url(kind: str, record_id: str) -> str:
     return f"{KIND_PAGES[kind][0]}/{record_id}.html"
 
 
-def worst_state(status: IncidentStatus | None) -> str:
-    if status is None or not status.milestones:
-        return "met"
-    return min((m.state for m in status.milestones), key=STATE_RANK.__getitem__)
+def worst_state(status: Status | None) -> str:
+    return "met" if status is None else status.worst
 
 
 def _time(value: Any) -> datetime | None:
@@ -186,7 +203,7 @@ def charted_statuses(data: SiteData) -> list[IncidentStatus]:
             continue
         closed = _time((incident.get("milestones") or {}).get("closed"))
         if incident.get("status") != "closed" or closed is None or closed >= since:
-            found.append(status)
+            found.append(whole(status))
     return found
 
 
@@ -330,13 +347,19 @@ def _incident_pages(data: SiteData) -> list[Page]:
                 f"{incident['id']}: {incident['title']}",
                 {
                     "incident": incident,
-                    "sla": status,
-                    "why": describe_priority(status) if status else "",
+                    "sla": status if not isinstance(status, KeptStatus) else Later(status.status),
+                    "why": (
+                        Later(partial(_why, status))
+                        if isinstance(status, KeptStatus)
+                        else describe_priority(status)
+                        if status
+                        else ""
+                    ),
                     "problem": data.get("problem", incident.get("problem")),
                 },
                 timed=timed,
                 stand_ins=(
-                    {"sla": data.fingerprints[incident["id"]]}
+                    dict.fromkeys(("sla", "why"), data.fingerprints[incident["id"]])
                     if incident["id"] in data.fingerprints
                     else {}
                 ),

@@ -37,6 +37,7 @@ MET, WITHIN, BEYOND, AT_RISK, RUNNING = (
     "running",
 )
 LATE_STATES = (WITHIN, BEYOND)
+STATE_RANK = {BEYOND: 0, WITHIN: 1, AT_RISK: 2, RUNNING: 3, MET: 4}  # the worst first
 SOLUTIONS = ("workaround", "permanent_solution")
 ECAB_MEETING = "ecab_meeting"
 REGISTRATION = "registration_confirmed"
@@ -126,6 +127,11 @@ class IncidentStatus:
     @property
     def current(self) -> Classification:
         return self.history[-1]
+
+    @property
+    def worst(self) -> str:
+        """The worst state of its milestones (`met` without any): what lists show."""
+        return min((m.state for m in self.milestones), key=STATE_RANK.__getitem__, default=MET)
 
 
 def evaluate_state(

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from isg.errors import IsgError
 from isg.git_history import (
     OBJECT_ID,
     FirstSeenMap,
@@ -85,7 +86,7 @@ from isg.sla.run import (
 STORE_FILE = "sla.sqlite"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-FORMAT = "6"  # 5: statuses as positional arrays; 6: yearly reports
+FORMAT = "7"  # 5: statuses as positional arrays; 6: yearly reports; 7: status summaries
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (
@@ -107,6 +108,9 @@ CREATE TABLE lines (
 CREATE TABLE statuses (      -- whole statuses of closed incidents (status_json), for the site
     incident TEXT PRIMARY KEY,
     blob TEXT NOT NULL,
+    priority INTEGER NOT NULL, -- what lists show of it, read without decoding the status
+    worst TEXT NOT NULL,
+    year INTEGER NOT NULL,    -- of its reported_at
     status BLOB NOT NULL      -- zlib of status_json
 );
 CREATE TABLE reports (       -- the site's yearly reports (plain_json), by what they were made of
@@ -242,27 +246,29 @@ class SlaMemory:
             self._set_meta("context", digest)
             self.db.execute("COMMIT")
 
-    def statuses(
-        self, blobs: Mapping[str, str], fingerprints: dict[str, bytes] | None = None
-    ) -> dict[str, IncidentStatus]:
-        """The statuses kept for incidents whose file is still `blobs[incident]`; with
-        `fingerprints`, a digest of each one's stored form is put there (equal digests,
-        equal statuses: the site keys its pages by it instead of the status's long repr)."""
+    def statuses(self, blobs: Mapping[str, str]) -> dict[str, KeptStatus]:
+        """The statuses kept for incidents whose file is still `blobs[incident]`, not decoded
+        (a damaged row is left out: that incident is evaluated afresh)."""
         found = {}
-        for incident, blob, packed in self.db.execute("SELECT * FROM statuses"):
+        for incident, blob, priority, worst, year, packed in self.db.execute(
+            "SELECT * FROM statuses"
+        ):
             if blobs.get(incident) == blob:
                 try:
-                    found[incident] = status_from_json(_unpack(packed))
-                except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
-                    continue  # a damaged row: that incident is evaluated afresh
-                if fingerprints is not None:
-                    fingerprints[incident] = _fingerprint(packed)
+                    # zlib's checksum finds a damaged row here (~10 us a status); parsing
+                    # the JSON (~50 us) waits until the status is asked for.
+                    text = _unpack(packed)
+                except (ValueError, TypeError, zlib.error):
+                    continue
+                if isinstance(priority, int) and isinstance(worst, str) and isinstance(year, int):
+                    found[incident] = KeptStatus(
+                        incident, priority, worst, year, text, _fingerprint(packed)
+                    )
         return found
 
-    def keep_statuses(self, rows: Sequence[tuple[str, str, bytes]], context: str) -> None:
-        """Keep (incident, blob, packed status) rows made under `context` (packed:
-        `_pack(status_json(status))`)."""
-        self._insert("INSERT OR REPLACE INTO statuses VALUES (?, ?, ?)", rows, context)
+    def keep_statuses(self, rows: Sequence[StatusRow], context: str) -> None:
+        """Keep rows (`status_row`) made under `context`."""
+        self._insert("INSERT OR REPLACE INTO statuses VALUES (?, ?, ?, ?, ?, ?)", rows, context)
 
     def reports(self) -> dict[int, tuple[bytes, Any]]:
         """The yearly reports kept: year -> (key, report)."""
@@ -328,6 +334,54 @@ class SlaMemory:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+
+StatusRow = tuple[str, str, int, str, int, bytes]
+
+
+def status_row(status: IncidentStatus, blob: str) -> StatusRow:
+    """The row of `statuses` keeping `status` of the incident file `blob`."""
+    packed = _pack(status_json(status))
+    return (
+        status.incident_id,
+        blob,
+        status.priority,
+        status.worst,
+        status.reported_at.year,
+        packed,
+    )
+
+
+class KeptStatus:
+    """A status the store kept, not decoded yet: what lists of incidents show of it (its
+    priority, worst state and year), a digest of its stored form, and the form itself,
+    decoded (once) only where all of it is needed (a page, a yearly report, the chart).
+    At 50,000 incidents decoding every status took 3.5-4.5 s of each site build."""
+
+    __slots__ = ("_status", "_text", "fingerprint", "incident_id", "priority", "worst", "year")
+
+    def __init__(
+        self, incident_id: str, priority: int, worst: str, year: int, text: str, fingerprint: bytes
+    ) -> None:
+        self.incident_id = incident_id
+        self.priority = priority
+        self.worst = worst
+        self.year = year
+        self.fingerprint = fingerprint  # equal digests, equal statuses (see the site's memo)
+        self._text = text
+        self._status: IncidentStatus | None = None
+
+    def status(self) -> IncidentStatus:
+        """The whole status (IsgError if the store held a damaged one)."""
+        if self._status is None:
+            try:
+                self._status = status_from_json(self._text)
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                raise IsgError(
+                    f"the SLA store ({STORE_FILE} in .isg/cache) holds a damaged status of"
+                    f" {self.incident_id} ({exc}); remove the file and run again"
+                ) from None
+        return self._status
 
 
 def _fingerprint(packed: bytes) -> bytes:
@@ -581,9 +635,12 @@ def evaluate_remembered(
     ids: Sequence[str] = (),
     progress: Callable[[int, int], None] | None = None,
     use_cache: bool = True,
+    lazy: bool = False,
 ) -> SlaRun:
     """`evaluate_registry`, reusing the statuses of closed incidents the store kept (their
-    files unchanged, the context the same) and keeping those of newly closed ones."""
+    files unchanged, the context the same) and keeping those of newly closed ones. With
+    `lazy`, the reused statuses are not decoded: they are in `run.kept`, not `run.statuses`
+    (`AllStatuses(run)` gives every status by incident)."""
     store = SlaMemory.open(root) if use_cache else None
     digest = context_digest(store.salt, registry) if store is not None else None
     if store is None or digest is None:
@@ -594,29 +651,38 @@ def evaluate_remembered(
         blobs = _incident_blobs(registry)
         asked = set(ids)
         wanted = {i: b for i, b in blobs.items() if i in asked} if ids else blobs
-        fingerprints: dict[str, bytes] = {}
         try:
             store.use_context(digest)
-            known = store.statuses(wanted, fingerprints)
+            kept = store.statuses(wanted)
         except sqlite3.Error:
-            known, fingerprints = {}, {}
-        run = evaluate_registry(registry, schemas, now=now, ids=ids, known=known, progress=progress)
+            kept = {}
+        # Reused only if closed by `now` (a build as of an earlier time evaluates afresh).
+        kept = {i: k for i, k in kept.items() if _closed(registry.get("incident", i), now)}
+        if lazy:
+            run = evaluate_registry(
+                registry, schemas, now=now, ids=ids, reused=kept.keys(), progress=progress
+            )
+            run.kept = kept
+        else:
+            known = {}
+            for incident, status in kept.items():
+                with contextlib.suppress(IsgError):  # a damaged status: evaluated afresh
+                    known[incident] = status.status()
+            kept = {i: k for i, k in kept.items() if i in known}
+            run = evaluate_registry(
+                registry, schemas, now=now, ids=ids, known=known, progress=progress
+            )
         fresh = [
-            (status.incident_id, blobs[status.incident_id], _pack(status_json(status)))
+            status_row(status, blobs[status.incident_id])
             for status in run.statuses
-            if status.incident_id not in known
+            if status.incident_id not in kept
             and status.incident_id in blobs
             and _closed(registry.get("incident", status.incident_id), now)
         ]
         # Newly kept statuses get their fingerprint now: the next build, which reads them
         # back, then keys their pages as this one does.
-        fingerprints.update((i, _fingerprint(packed)) for i, _, packed in fresh)
-        run.fingerprints = {
-            s.incident_id: fingerprints[s.incident_id]
-            for s in run.statuses
-            if s.incident_id in fingerprints
-            and (s is known.get(s.incident_id) or s.incident_id not in known)
-        }
+        run.fingerprints = {i: k.fingerprint for i, k in kept.items()}
+        run.fingerprints.update((row[0], _fingerprint(row[-1])) for row in fresh)
         with contextlib.suppress(sqlite3.Error):
             store.keep_statuses(fresh, digest)
         return run

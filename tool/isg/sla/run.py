@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from isg.errors import IsgError
 from isg.forks import fork_map, worth_forking
@@ -17,6 +17,9 @@ from isg.sla.durations import parse_duration
 from isg.sla.evidence import Evidence, judge_evidence
 from isg.sla.incident import SOLUTIONS, IncidentStatus, evaluate_incident
 from isg.times import parse_time
+
+if TYPE_CHECKING:
+    from isg.sla.memory import KeptStatus
 
 FOUNDATION_KINDS = ("state", "organisation", "service-levels")
 
@@ -31,6 +34,8 @@ class SlaRun:
     selected: list[str] = field(default_factory=list)  # IDs to evaluate (select_only)
     # A digest per status reused from the SLA store (see sla.memory.SlaMemory.statuses).
     fingerprints: dict[str, bytes] = field(default_factory=dict)
+    # Statuses reused from the SLA store undecoded (`evaluate_remembered(lazy=True)`).
+    kept: dict[str, KeptStatus] = field(default_factory=dict)
 
     def record_skip(self, record: Record, reason: str) -> None:
         self.skipped.append(f"{record.path}: skipped: {reason}")
@@ -43,6 +48,7 @@ def evaluate_registry(
     now: datetime,
     ids: Sequence[str] = (),
     known: Mapping[str, IncidentStatus] | None = None,
+    reused: Collection[str] = (),
     progress: Callable[[int, int], None] | None = None,
     select_only: bool = False,
 ) -> SlaRun:
@@ -50,6 +56,8 @@ def evaluate_registry(
 
     `known`: statuses evaluated at another time. One of an incident closed by `now` is
     reused: once closed, nothing about an incident depends on the time it is looked at.
+    `reused`: incidents closed by `now` whose status the caller has: neither evaluated nor
+    listed.
     `select_only`: check and skip as usual, but only list the IDs to evaluate (`selected`).
 
     States, organisations and policies must be schema-valid (else `IsgError`): every deadline
@@ -77,6 +85,8 @@ def evaluate_registry(
         if select_only:
             run.selected.append(record.id)
             continue
+        if record.id in reused:
+            continue
         reuse = known.get(record.id) if known else None
         if reuse is not None and closed_by(record, now):
             run.statuses.append(reuse)
@@ -86,6 +96,25 @@ def evaluate_registry(
         except IsgError as exc:
             run.record_skip(record, str(exc))
     return run
+
+
+class AllStatuses(Mapping[str, IncidentStatus]):
+    """A run's statuses by incident, those the store kept decoded as they are asked for."""
+
+    def __init__(self, run: SlaRun) -> None:
+        self._decoded = {s.incident_id: s for s in run.statuses}
+        self._kept = run.kept
+
+    def __getitem__(self, incident: str) -> IncidentStatus:
+        found = self._decoded.get(incident)
+        return found if found is not None else self._kept[incident].status()
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._decoded
+        yield from (i for i in self._kept if i not in self._decoded)
+
+    def __len__(self) -> int:
+        return len(self._decoded) + sum(1 for i in self._kept if i not in self._decoded)
 
 
 def closed_by(record: Record, now: datetime) -> bool:
