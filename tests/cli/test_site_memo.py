@@ -207,7 +207,8 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
 ) -> None:
     """A build reuses each past year's report made from the same records, policies and
     reopened incidents; the current year's is made at each new time; a changed incident
-    makes every year again; the site is always that of a build without the store."""
+    makes again the years that may read it; the site is always that of a build without the
+    store."""
     from isg.render import builder
 
     made: list[int] = []
@@ -236,9 +237,13 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
     result = run_cli("site", "build", "--repo", str(repo), "--at", later, "--out", str(out))
     assert result.exit_code == 0, result.output
     assert made == [2026]  # only the year that is still running is reported at the new time
-    made.clear()
-    incident = sorted((repo / "records" / "incidents").glob("*.yaml"))[0]
-    incident.write_text(incident.read_text().replace("title: ", "title: Changed, ", 1))
-    build(run_cli, repo, out)
-    assert sorted(made) == years
-    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+    # A changed incident: the years that may read it (compliance.years_read) are made again.
+    incidents = repo / "records" / "incidents"
+    for name, again in (("INC-2026-4ADP7", [2026]), ("INC-2025-04AVC", [2025, 2026])):
+        made.clear()
+        incident = incidents / f"{name}.yaml"
+        incident.write_text(incident.read_text().replace("title: ", "title: Changed, ", 1))
+        build(run_cli, repo, out)
+        assert sorted(made) == again, name
+        assert tree(out) == fresh(run_cli, repo, tmp_path / f"fresh-{name}", monkeypatch)
+    assert years == [2025, 2026]

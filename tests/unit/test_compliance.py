@@ -185,3 +185,76 @@ def test_quantity_counts_with_spans_in_utc_match_the_record_times() -> None:
         year=2026, at=end.replace(year=2027), incidents=incidents, priorities={}, rfcs=[]
     )
     assert later["incidents"] == 1 and later["backlog_at_end"] == ["INC-B"]
+
+
+def test_a_years_report_reads_no_record_outside_the_years_said_to_read_it() -> None:
+    """`years_read` is what lets the site keep a year's report when a record changes: with
+    any one incident, RfC or problem taken away, every report of a year outside its years
+    is the same, and taking records away does change the years inside."""
+    from conftest import FIXED_NOW
+    from isg.compliance import years_read
+    from isg.compliance_report import build_report, report_dict
+    from isg.schemas import load_schemas
+
+    files = read_record_files(REPO_ROOT)
+    schemas = load_schemas(REPO_ROOT)
+    years = (2024, 2025, 2026, 2027)
+
+    def reports(registry_files: dict[str, bytes]) -> dict[int, Any]:
+        registry = parse_registry(registry_files)
+        return {
+            year: report_dict(
+                build_report(
+                    registry, schemas, year=year, now=FIXED_NOW, reopened=None, commit=None
+                )
+            )
+            for year in years
+        }
+
+    whole = reports(files)
+    outside = inside_changed = 0
+    for record in parse_registry(files).records:
+        if record.kind.name not in ("incident", "rfc", "problem"):
+            continue
+        read = years_read(record.kind.name, record.data)
+        without = reports({p: b for p, b in files.items() if p != record.path})
+        for year in years:
+            if read is None or not (read[0] <= year and (read[1] is None or year <= read[1])):
+                assert without[year] == whole[year], (record.path, year, read)
+                outside += 1
+            elif without[year] != whole[year]:
+                inside_changed += 1
+    assert outside > 60 and inside_changed > 20, (outside, inside_changed)
+
+
+def test_years_read_at_the_edges() -> None:
+    from isg.compliance import years_read
+
+    def incident(reported: str, **milestones: str) -> dict[str, Any]:
+        return {"reported_at": reported, "milestones": milestones}
+
+    assert years_read("incident", incident("2026-03-02T10:00:00+01:00")) == (2026, None)
+    closed = incident("2025-03-02T10:00:00+01:00", closed="2025-04-01T10:00:00+02:00")
+    assert years_read("incident", closed) == (2025, 2026)  # judged the next year too
+    # Reported on 1 January in Paris: 31 December in UTC, the year before.
+    early = incident("2026-01-01T00:30:00+01:00", closed="2026-01-02T10:00:00+01:00")
+    assert years_read("incident", early) == (2025, 2027)
+    # Reported at the very end of 2025 (UTC): in 2025's backlog at its end.
+    edge = incident("2026-01-01T00:00:00+00:00", closed="2026-01-05T10:00:00+00:00")
+    assert years_read("incident", edge) == (2025, 2027)
+    permanent = incident(
+        "2024-05-02T10:00:00+02:00",
+        closed="2024-06-01T10:00:00+02:00",
+        workaround="2024-05-03T10:00:00+02:00",
+        permanent_solution="2027-02-01T10:00:00+01:00",
+    )
+    assert years_read("incident", permanent) == (2024, 2027)
+    assert years_read("incident", {"reported_at": "never"}) == (0, None)
+    rfc = {
+        "submitted_at": "2025-12-01T10:00:00+01:00",
+        "decision": {"at": "2026-01-10T10:00:00+01:00"},
+        "pir": {"reviewed_at": "2027-03-01T10:00:00+01:00"},
+    }
+    assert years_read("rfc", rfc) == (2025, 2027)
+    assert years_read("rfc", {}) is None
+    assert years_read("problem", {"identified_at": "2026-02-01T10:00:00+01:00"}) == (2026, 2026)

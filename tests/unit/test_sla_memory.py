@@ -401,3 +401,18 @@ def test_plain_data_comes_back_with_its_types() -> None:
     for bad in ({True: 1}, {(1, 2): 1}, {"x": object()}, {1.5: "a"}):
         with pytest.raises(TypeError):
             plain_dumps(bad)
+
+
+def test_all_statuses_gives_the_kept_ones_decoded_once(git_repo: Path) -> None:
+    from isg.sla.run import AllStatuses
+
+    registry = load_registry(git_repo, load_schemas(git_repo))
+    evaluate_remembered(git_repo, registry, load_schemas(git_repo), now=FIXED_NOW)  # fills
+    run = evaluate_remembered(git_repo, registry, load_schemas(git_repo), now=FIXED_NOW, lazy=True)
+    assert len(run.statuses) == OPEN and len(run.kept) == CLOSED
+    every = AllStatuses(run)
+    expected = {s.incident_id: repr(s) for s in _statuses(git_repo)}
+    assert len(every) == ALL and sorted(every) == sorted(expected)
+    assert {i: repr(every[i]) for i in every} == expected
+    some = next(iter(run.kept))
+    assert every[some] is every[some] and every.get("INC-1999-NONE1") is None

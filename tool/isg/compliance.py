@@ -88,6 +88,51 @@ def year_end(year: int) -> datetime:
     return datetime(year + 1, 1, 1, tzinfo=UTC)
 
 
+Years = tuple[int, int | None]  # the first and last year (None: every year from the first)
+EVERY_YEAR: Years = (0, None)
+
+
+def years_read(kind: str, data: Mapping[str, Any]) -> Years | None:
+    """The years whose report may read this record (a superset; None: none), by what
+    `build_report`, `count_quantity` and `count_quality` read of it: a site keeps each
+    year's report until a record that year reads changes. An incident: the year it was
+    reported in as written and the next (milestones judged, from `reported_in`), its UTC
+    year (counts), every year until its closing (the backlog; an open one, every year on)
+    and the year its workaround was made permanent. An RfC: the UTC years it was submitted,
+    decided and reviewed in; a problem: the year it was identified."""
+    if kind == "incident":
+        reported = parse_time(data.get("reported_at"))
+        if reported is None:
+            return EVERY_YEAR
+        utc = reported.astimezone(UTC)
+        # In the backlog at the end of the year before when reported at its very end.
+        first = min(reported.year, utc.year - 1 if utc == year_end(utc.year - 1) else utc.year)
+        milestones = data.get("milestones")
+        milestones = milestones if isinstance(milestones, Mapping) else {}
+        closed = parse_time(milestones.get("closed"))
+        if closed is None:
+            return (first, None)
+        years = [reported.year + 1, utc.year, closed.astimezone(UTC).year]
+        permanent = parse_time(milestones.get("permanent_solution"))
+        if permanent is not None:
+            years.append(permanent.astimezone(UTC).year)
+        return (first, max(years))
+    dates: list[Any]
+    if kind == "rfc":
+        decision, pir = data.get("decision"), data.get("pir")
+        dates = [
+            data.get("submitted_at"),
+            decision.get("at") if isinstance(decision, Mapping) else None,
+            pir.get("reviewed_at") if isinstance(pir, Mapping) else None,
+        ]
+    elif kind == "problem":
+        dates = [data.get("identified_at")]
+    else:
+        return EVERY_YEAR
+    found = [m.astimezone(UTC).year for m in map(parse_time, dates) if m is not None]
+    return (min(found), max(found)) if found else None
+
+
 def judge_milestones(
     *, year: int, statuses: Iterable[IncidentStatus], policy: Policy
 ) -> list[Cell]:

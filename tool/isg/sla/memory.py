@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from isg.compliance import years_read
 from isg.errors import IsgError
 from isg.git_history import (
     OBJECT_ID,
@@ -808,13 +809,15 @@ REPORT_KINDS = ("incident", "rfc", "problem")  # the records a yearly report rea
 
 class KeptReports:
     """The site's yearly reports kept in the store, each under a key of what it was made
-    from: the files of every incident, RfC and problem (by blob), the year, the time it is
-    reported at (a past year's end, else the build's time), the reopened incidents and the
-    commit; the policies, calendars, schemas and isg's code are the store's context (a
-    change empties it). A build in which no such record changed reuses every past year's
-    report (twelve years at 50,000 incidents: ~3.5 s), the hourly Pages build among them."""
+    from: the files (by blob) of every incident, RfC and problem the year's report may read
+    (`compliance.years_read`), the year, the time it is reported at (a past year's end, else
+    the build's time), the reopened incidents and the commit; the policies, calendars,
+    schemas and isg's code are the store's context (a change empties it). A build in which
+    no such record changed reuses every past year's report (twelve years at 50,000
+    incidents: ~3.5 s), the hourly Pages build among them; one that changed an incident
+    makes again only the years that incident is in."""
 
-    def __init__(self, store: SlaMemory, context: str, records: bytes) -> None:
+    def __init__(self, store: SlaMemory, context: str, records: list[ReadBy]) -> None:
         self.store = store
         self.context = context
         self.records = records
@@ -827,7 +830,7 @@ class KeptReports:
         if store is None:
             return None
         context = context_digest(store.salt, registry)
-        records = _records_digest(registry)
+        records = _read_by(registry)
         if context is None or records is None:
             store.close()
             return None
@@ -839,8 +842,13 @@ class KeptReports:
             return None
 
     def key(self, year: int, at: datetime, reopened: set[str] | None, commit: str | None) -> bytes:
+        digest = hashlib.blake2b(digest_size=16)
+        for first, last, line in self.records:
+            if first <= year and (last is None or year <= last):
+                digest.update(line)
         made_of = repr((year, at.isoformat(), sorted(reopened or ()), reopened is None, commit))
-        return hashlib.blake2b(self.records + made_of.encode(), digest_size=16).digest()
+        digest.update(made_of.encode())
+        return digest.digest()
 
     def get(self, year: int, key: bytes) -> Any | None:
         found = self.kept.get(year)
@@ -854,16 +862,21 @@ class KeptReports:
         self.store.close()
 
 
-def _records_digest(registry: Registry) -> bytes | None:
-    """A digest of the path and blob of every record a report reads; None if a blob is
-    unknown."""
+ReadBy = tuple[int, int | None, bytes]  # years_read of a record, and its path and blob
+
+
+def _read_by(registry: Registry) -> list[ReadBy] | None:
+    """Each record a report may read, by path: the years that may read it, and its path and
+    blob; None if a blob is unknown."""
     if registry.blobs is None:
         return None
-    digest = hashlib.blake2b(digest_size=16)
+    found = []
     for kind in REPORT_KINDS:
         for record in sorted(registry.of_kind(kind), key=lambda r: r.path):
             blob = registry.blobs.get(record.path)
             if blob is None:
                 return None
-            digest.update(f"{record.path}\0{blob}\n".encode())
-    return digest.digest()
+            years = years_read(kind, record.data)
+            if years is not None:
+                found.append((*years, f"{record.path}\0{blob}\n".encode()))
+    return found

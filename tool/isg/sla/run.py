@@ -103,7 +103,8 @@ class AllStatuses(Mapping[str, IncidentStatus]):
 
     def __init__(self, run: SlaRun) -> None:
         self._decoded = {s.incident_id: s for s in run.statuses}
-        self._kept = run.kept
+        self._kept = {i: k for i, k in run.kept.items() if i not in self._decoded}
+        self._size = len(self._decoded) + len(self._kept)  # asked for once per incident
 
     def __getitem__(self, incident: str) -> IncidentStatus:
         found = self._decoded.get(incident)
@@ -111,10 +112,10 @@ class AllStatuses(Mapping[str, IncidentStatus]):
 
     def __iter__(self) -> Iterator[str]:
         yield from self._decoded
-        yield from (i for i in self._kept if i not in self._decoded)
+        yield from self._kept
 
     def __len__(self) -> int:
-        return len(self._decoded) + sum(1 for i in self._kept if i not in self._decoded)
+        return self._size
 
 
 def closed_by(record: Record, now: datetime) -> bool:
