@@ -98,8 +98,8 @@ def test_new_templates_or_a_new_time_render_what_they_touch(
 ) -> None:
     out = tmp_path / "site"
     _, everything = build(run_cli, repo, out)
-    base = repo / "site" / "templates" / "base.html.j2"
-    base.write_text(base.read_text().replace("Skip to the content", "Skip to content"))
+    top = repo / "site" / "templates" / "_top.html.j2"
+    top.write_text(top.read_text().replace("Skip to the content", "Skip to content"))
     assert build(run_cli, repo, out)[1] == everything
     assert b"Skip to content" in (out / "index.html").read_bytes()
     later = "2026-11-30T12:00:00+00:00"
