@@ -87,7 +87,7 @@ from isg.sla.run import (
 STORE_FILE = "sla.sqlite"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-FORMAT = "7"  # 5: statuses as positional arrays; 6: yearly reports; 7: status summaries
+FORMAT = "8"  # 5: positional statuses; 6: yearly reports; 7: status summaries; 8: digests
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (
@@ -112,6 +112,7 @@ CREATE TABLE statuses (      -- whole statuses of closed incidents (status_json)
     priority INTEGER NOT NULL, -- what lists show of it, read without decoding the status
     worst TEXT NOT NULL,
     year INTEGER NOT NULL,    -- of its reported_at
+    digest BLOB NOT NULL,     -- blake2b of `status`: checked on reading, decoded only if asked
     status BLOB NOT NULL      -- zlib of status_json
 );
 CREATE TABLE reports (       -- the site's yearly reports (plain_json), by what they were made of
@@ -251,25 +252,22 @@ class SlaMemory:
         """The statuses kept for incidents whose file is still `blobs[incident]`, not decoded
         (a damaged row is left out: that incident is evaluated afresh)."""
         found = {}
-        for incident, blob, priority, worst, year, packed in self.db.execute(
+        for incident, blob, priority, worst, year, digest, packed in self.db.execute(
             "SELECT * FROM statuses"
         ):
-            if blobs.get(incident) == blob:
-                try:
-                    # zlib's checksum finds a damaged row here (~10 us a status); parsing
-                    # the JSON (~50 us) waits until the status is asked for.
-                    text = _unpack(packed)
-                except (ValueError, TypeError, zlib.error):
-                    continue
-                if isinstance(priority, int) and isinstance(worst, str) and isinstance(year, int):
-                    found[incident] = KeptStatus(
-                        incident, priority, worst, year, text, _fingerprint(packed)
-                    )
+            if blobs.get(incident) != blob or not isinstance(packed, bytes):
+                continue
+            # The digest finds a damaged row here (~2 us a status); unpacking and parsing
+            # (~10 + 50 us) wait until the status is asked for.
+            if _fingerprint(packed) != digest:
+                continue
+            if isinstance(priority, int) and isinstance(worst, str) and isinstance(year, int):
+                found[incident] = KeptStatus(incident, priority, worst, year, packed, digest)
         return found
 
     def keep_statuses(self, rows: Sequence[StatusRow], context: str) -> None:
         """Keep rows (`status_row`) made under `context`."""
-        self._insert("INSERT OR REPLACE INTO statuses VALUES (?, ?, ?, ?, ?, ?)", rows, context)
+        self._insert("INSERT OR REPLACE INTO statuses VALUES (?, ?, ?, ?, ?, ?, ?)", rows, context)
 
     def reports(self) -> dict[int, tuple[bytes, Any]]:
         """The yearly reports kept: year -> (key, report)."""
@@ -337,7 +335,7 @@ class SlaMemory:
             raise
 
 
-StatusRow = tuple[str, str, int, str, int, bytes]
+StatusRow = tuple[str, str, int, str, int, bytes, bytes]
 
 
 def status_row(status: IncidentStatus, blob: str) -> StatusRow:
@@ -349,6 +347,7 @@ def status_row(status: IncidentStatus, blob: str) -> StatusRow:
         status.priority,
         status.worst,
         status.reported_at.year,
+        _fingerprint(packed),
         packed,
     )
 
@@ -359,25 +358,31 @@ class KeptStatus:
     decoded (once) only where all of it is needed (a page, a yearly report, the chart).
     At 50,000 incidents decoding every status took 3.5-4.5 s of each site build."""
 
-    __slots__ = ("_status", "_text", "fingerprint", "incident_id", "priority", "worst", "year")
+    __slots__ = ("_packed", "_status", "fingerprint", "incident_id", "priority", "worst", "year")
 
     def __init__(
-        self, incident_id: str, priority: int, worst: str, year: int, text: str, fingerprint: bytes
+        self,
+        incident_id: str,
+        priority: int,
+        worst: str,
+        year: int,
+        packed: bytes,
+        fingerprint: bytes,
     ) -> None:
         self.incident_id = incident_id
         self.priority = priority
         self.worst = worst
         self.year = year
         self.fingerprint = fingerprint  # equal digests, equal statuses (see the site's memo)
-        self._text = text
+        self._packed = packed
         self._status: IncidentStatus | None = None
 
     def status(self) -> IncidentStatus:
         """The whole status (IsgError if the store held a damaged one)."""
         if self._status is None:
             try:
-                self._status = status_from_json(self._text)
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+                self._status = status_from_json(_unpack(self._packed))
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error) as exc:
                 raise IsgError(
                     f"the SLA store ({STORE_FILE} in .isg/cache) holds a damaged status of"
                     f" {self.incident_id} ({exc}); remove the file and run again"
@@ -683,7 +688,7 @@ def evaluate_remembered(
         # Newly kept statuses get their fingerprint now: the next build, which reads them
         # back, then keys their pages as this one does.
         run.fingerprints = {i: k.fingerprint for i, k in kept.items()}
-        run.fingerprints.update((row[0], _fingerprint(row[-1])) for row in fresh)
+        run.fingerprints.update((row[0], row[-2]) for row in fresh)
         with contextlib.suppress(sqlite3.Error):
             store.keep_statuses(fresh, digest)
         return run
