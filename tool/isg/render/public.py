@@ -7,7 +7,6 @@ fields; the members' build (`--internal`) keeps everything.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from isg.model import Record
@@ -20,14 +19,30 @@ def is_public(record: Record) -> bool:
     return bool(record.data.get("visibility", "public") != "internal")
 
 
-def _drop(data: dict[str, Any], path: JsonPath) -> None:
-    target: Any = data
-    for part in path[:-1]:
-        target = target[part]
-    if isinstance(target, dict):
-        target.pop(path[-1], None)
-    elif isinstance(target, list) and isinstance(path[-1], int):
-        target[path[-1]] = None
+def _without(data: dict[str, Any], paths: list[JsonPath]) -> dict[str, Any]:
+    """`data` without the values at `paths` (a value in a list becomes None): only the
+    containers on the way to them are copied, the rest is shared (a deep copy of each of
+    50,000 incidents, for their reporter alone, took ~1 s of every site build)."""
+    copied: set[int] = set()
+
+    def own(container: Any) -> Any:
+        mine = dict(container) if isinstance(container, dict) else list(container)
+        copied.add(id(mine))
+        return mine
+
+    top: dict[str, Any] = own(data)
+    for path in sorted(paths, key=len, reverse=True):  # deeper first: no index moves
+        target: Any = top
+        for part in path[:-1]:
+            child = target[part]
+            if id(child) not in copied:
+                child = target[part] = own(child)
+            target = child
+        if isinstance(target, dict):
+            target.pop(path[-1], None)
+        elif isinstance(target, list) and isinstance(path[-1], int):
+            target[path[-1]] = None
+    return top
 
 
 def publishable(
@@ -35,7 +50,7 @@ def publishable(
 ) -> dict[str, dict[str, Any]]:
     """Record data by path, redacted for the public unless `internal`.
 
-    Only a record with something to redact is copied; the others' data is shared with the
+    Only what holds something to redact is copied; the rest of the data is shared with the
     registry (nothing downstream changes it), which halves the site build's memory."""
     result: dict[str, dict[str, Any]] = {}
     for record in sorted(registry.records, key=lambda r: r.path):
@@ -44,9 +59,6 @@ def publishable(
         data = record.data
         paths = [] if internal else private_paths(record, schemas)
         if paths:
-            # A deep copy; the data is plain JSON types, and json's C code copies it faster.
-            data = json.loads(json.dumps(data))
-            for path in sorted(paths, key=len, reverse=True):
-                _drop(data, path)
+            data = _without(data, paths)
         result[record.path] = data
     return result
