@@ -4,6 +4,7 @@ what a cold run finds, a changed file is read again, a broken cache is ignored, 
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import time
@@ -358,3 +359,61 @@ def test_damaged_bookkeeping_in_the_cache_means_looking_at_every_file(
         db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
     assert _lines(git_repo) == _lines(git_repo, use_cache=False)
     assert len(_lines(git_repo)) == 1
+
+
+def test_a_few_changed_records_are_appended_to_a_journal(
+    registry: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One changed or removed record does not rewrite the whole data cache; what it reads back
+    is still the registry on disk; past the journal's limit the file is written whole."""
+    from isg import record_cache
+    from isg.record_cache import DATA_FILE
+
+    _age(registry)
+    data = registry / CACHE_DIR / DATA_FILE
+    journal = data.with_name(DATA_FILE + ".journal")
+    _snapshot(registry)  # fills the cache
+    whole = data.read_bytes()
+    assert not journal.exists()
+    incidents = sorted((registry / "records" / "incidents").glob("*.yaml"))
+    incidents[0].write_text(incidents[0].read_text().replace("title: ", "title: Changed, ", 1))
+    _age(registry)
+    incidents[1].unlink()
+    expected = _snapshot(registry, use_cache=False)
+    assert _snapshot(registry) == expected
+    assert data.read_bytes() == whole  # not rewritten
+    lines = [json.loads(line) for line in journal.read_bytes().splitlines() if line.strip()]
+    assert sorted(line[1] for line in lines) == sorted(
+        p.relative_to(registry).as_posix() for p in incidents[:2]
+    )
+    assert [line[2] for line in lines if line[1].endswith(incidents[1].name)] == [None]
+    assert _snapshot(registry) == expected  # the journal read back; nothing new appended
+    assert len(journal.read_bytes().splitlines()) == 3  # a leading newline and two lines
+    # A line cut short, or one amending another version of the file, is ignored.
+    with journal.open("ab") as handle:
+        handle.write(b'\n[1, "records/incidents/x.yaml", [null, []]]\n[0, "records/inc')
+    assert _snapshot(registry) == expected
+    monkeypatch.setattr(record_cache, "JOURNAL_LIMIT", 0)
+    incidents[2].write_text(incidents[2].read_text().replace("title: ", "title: Again, ", 1))
+    _age(registry)
+    expected = _snapshot(registry, use_cache=False)
+    assert _snapshot(registry) == expected
+    assert data.read_bytes() != whole and not journal.exists()  # written whole again
+    assert _snapshot(registry) == expected
+
+
+def test_a_journal_entry_that_is_wrong_costs_a_read_never_a_wrong_answer(registry: Path) -> None:
+    from isg.record_cache import DATA_FILE
+
+    _age(registry)
+    _snapshot(registry)
+    stored = json.loads((registry / CACHE_DIR / DATA_FILE).read_bytes())
+    rel = sorted(stored["entries"])[0]
+    entry = stored["entries"][rel]
+    entry[1][3] = {"id": "planted"}  # the data, with the file's own blob and stat
+    entry[0] = [0, 0, 0]  # a stat no file has: not trusted
+    if entry[1][2] is not None:
+        entry[1][2] = "0" * 40  # a blob no file has
+    line = json.dumps([stored["written_ns"], rel, entry])
+    (registry / CACHE_DIR / (DATA_FILE + ".journal")).write_text(line + "\n")
+    assert _snapshot(registry) == _snapshot(registry, use_cache=False)
