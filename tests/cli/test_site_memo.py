@@ -247,3 +247,25 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
         assert sorted(made) == again, name
         assert tree(out) == fresh(run_cli, repo, tmp_path / f"fresh-{name}", monkeypatch)
     assert years == [2025, 2026]
+
+
+def test_a_field_newly_marked_private_leaves_every_page_that_showed_it(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incident page's key stands on its file's blob, not on its data: what the schemas
+    redact from that data is in the memo's version (a schema change renders every page)."""
+    import json
+
+    out = tmp_path / "site"
+    _, everything = build(run_cli, repo, out)
+    assert build(run_cli, repo, out)[1] == 0
+    shown = [p for p, content in tree(out).items() if b"(e-mail)</dd>" in content]
+    assert any(p.startswith("incidents/INC-") for p in shown)
+    schema_path = repo / "schemas" / "incident.schema.json"
+    schema = json.loads(schema_path.read_text())
+    schema["properties"]["channel"]["x-isg-personal"] = True
+    schema_path.write_text(json.dumps(schema, indent=2))
+    assert build(run_cli, repo, out)[1] == everything
+    after = tree(out)
+    assert not [p for p in shown if p.startswith("incidents/INC-") and b"(e-mail)</dd>" in after[p]]
+    assert after == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)

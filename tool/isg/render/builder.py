@@ -132,9 +132,14 @@ def gather(
         )
         raise SiteError(f"the registry does not validate, run isg validate: {shown}")
     records: dict[str, dict[str, dict[str, Any]]] = {}
+    blobs: dict[str, bytes] = {}  # incident ID -> its file's blob
     for path, data in publishable(registry, schemas, internal=internal).items():
         kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
         records.setdefault(kind, {})[str(data.get("id"))] = data
+        if kind == "incident" and registry.blobs is not None and path in registry.blobs:
+            blobs[str(data.get("id"))] = registry.blobs[path].encode()
+        elif kind == "incident":
+            blobs.pop(str(data.get("id")), None)
     published = set(records.get("incident", {}))
     if evaluate is None:
         run = evaluate_registry(registry, schemas, now=at)
@@ -184,7 +189,9 @@ def gather(
         for year in years
     }
     fingerprints = {k: v for k, v in run.fingerprints.items() if k in published}
-    return SiteData(at=at, records=records, sla=sla, reports=reports, fingerprints=fingerprints)
+    return SiteData(
+        at=at, records=records, sla=sla, reports=reports, fingerprints=fingerprints, blobs=blobs
+    )
 
 
 class ReportKeeper(Protocol):

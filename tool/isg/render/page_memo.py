@@ -9,8 +9,10 @@ the file as it left it neither renders nor reads that page. The templates, isg's
 versions of Python and of the libraries that render (Jinja2, MarkupSafe, markdown-it-py,
 nh3) are the store's version: when any changes, it starts empty.
 
-The digest is of `repr` of the page's inputs (a remembered SLA status is given by the digest
-of its stored form, `Page.stand_ins`): records as loaded from YAML (dicts, lists,
+The digest is of `repr` of the page's inputs (`Page.stand_ins` give some by a digest: a
+remembered SLA status by that of its stored form, an incident's data by its file's blob,
+from which it follows with the schemas and isg's code, both in `cache_salt`, part of the
+version below): records as loaded from YAML (dicts, lists,
 strings, numbers, dates), statuses (dataclasses of those), Markup. A value whose repr is not
 its content (an object shown by its address) makes the page be rendered every time, never
 skipped on a coincidence.

@@ -90,6 +90,10 @@ class SiteData:
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> page context
     # Incident ID -> digest of its status as the SLA store keeps it (SlaRun.fingerprints).
     fingerprints: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    # Incident ID -> the blob of its file: its page's key stands on it, not on the repr of
+    # its data (the data follows from the blob, the schemas and isg's code, which are the
+    # page memo's version, and from whether the build is the members').
+    blobs: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
     recent: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
     _sorted: dict[str, list[dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -358,11 +362,7 @@ def _incident_pages(data: SiteData) -> list[Page]:
                     "problem": data.get("problem", incident.get("problem")),
                 },
                 timed=timed,
-                stand_ins=(
-                    dict.fromkeys(("sla", "why"), data.fingerprints[incident["id"]])
-                    if incident["id"] in data.fingerprints
-                    else {}
-                ),
+                stand_ins=_stand_ins(data, incident["id"]),
             )
         )
     years = sorted(by_year, reverse=True)
@@ -385,6 +385,16 @@ def _incident_pages(data: SiteData) -> list[Page]:
             )
         )
     return pages
+
+
+def _stand_ins(data: SiteData, incident_id: str) -> dict[str, bytes]:
+    """What stands in an incident page's key for its record and its status, where known."""
+    found = {}
+    if (blob := data.blobs.get(incident_id)) is not None:
+        found["incident"] = blob
+    if (fingerprint := data.fingerprints.get(incident_id)) is not None:
+        found["sla"] = found["why"] = fingerprint
+    return found
 
 
 def year_url(year: int) -> str:
