@@ -132,14 +132,13 @@ def gather(
         )
         raise SiteError(f"the registry does not validate, run isg validate: {shown}")
     records: dict[str, dict[str, dict[str, Any]]] = {}
-    blobs: dict[str, bytes] = {}  # incident ID -> its file's blob
+    blobs: dict[str, bytes | None] = {}  # incident ID -> the blob of the file shown
     for path, data in publishable(registry, schemas, internal=internal).items():
         kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
         records.setdefault(kind, {})[str(data.get("id"))] = data
-        if kind == "incident" and registry.blobs is not None and path in registry.blobs:
-            blobs[str(data.get("id"))] = registry.blobs[path].encode()
-        elif kind == "incident":
-            blobs.pop(str(data.get("id")), None)
+        if kind == "incident":
+            blob = (registry.blobs or {}).get(path)
+            blobs[str(data.get("id"))] = blob.encode() if blob else None
     published = set(records.get("incident", {}))
     if evaluate is None:
         run = evaluate_registry(registry, schemas, now=at)

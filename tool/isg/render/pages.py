@@ -93,7 +93,7 @@ class SiteData:
     # Incident ID -> the blob of its file: its page's key stands on it, not on the repr of
     # its data (the data follows from the blob, the schemas and isg's code, which are the
     # page memo's version, and from whether the build is the members').
-    blobs: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
+    blobs: dict[str, bytes | None] = field(default_factory=dict, repr=False, compare=False)
     recent: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
     _sorted: dict[str, list[dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -351,14 +351,7 @@ def _incident_pages(data: SiteData) -> list[Page]:
                 f"{incident['id']}: {incident['title']}",
                 {
                     "incident": incident,
-                    "sla": status if not isinstance(status, KeptStatus) else Later(status.status),
-                    "why": (
-                        Later(partial(_why, status))
-                        if isinstance(status, KeptStatus)
-                        else describe_priority(status)
-                        if status
-                        else ""
-                    ),
+                    **_sla_context(status),
                     "problem": data.get("problem", incident.get("problem")),
                 },
                 timed=timed,
@@ -387,10 +380,18 @@ def _incident_pages(data: SiteData) -> list[Page]:
     return pages
 
 
+def _sla_context(status: Status | None) -> dict[str, Any]:
+    """An incident page's status and the reason for its priority (a remembered status: both
+    worked out when the page is rendered)."""
+    if isinstance(status, KeptStatus):
+        return {"sla": Later(status.status), "why": Later(partial(_why, status))}
+    return {"sla": status, "why": describe_priority(status) if status else ""}
+
+
 def _stand_ins(data: SiteData, incident_id: str) -> dict[str, bytes]:
     """What stands in an incident page's key for its record and its status, where known."""
     found = {}
-    if (blob := data.blobs.get(incident_id)) is not None:
+    if blob := data.blobs.get(incident_id):
         found["incident"] = blob
     if (fingerprint := data.fingerprints.get(incident_id)) is not None:
         found["sla"] = found["why"] = fingerprint

@@ -19,9 +19,9 @@ ground). Over the years most incidents are closed, so the store keeps:
   with their zone), under the same context, for the commands that need statuses rather
   than lines: `sla status` as text or SVG, `explain`, `watch` and the site
   (`evaluate_remembered`).
-* `reports`: the site's yearly reports (`KeptReports`), each under a key of every incident,
-  RfC and problem file it read (by blob), its year and time, reopened incidents and commit,
-  under the same context.
+* `reports`: the site's yearly reports (`KeptReports`), each under a key of the incident,
+  RfC and problem files (by blob) its year may read (`compliance.years_read`), its year and
+  time, reopened incidents and commit, under the same context.
 
 A line or status is reused when the incident's file has the same blob, the incident is
 closed by `now` and the context is the same; the output is then byte for byte that of a run
