@@ -265,3 +265,18 @@ def test_the_sla_chart_draws_open_and_recently_closed_incidents(data: SiteData) 
     assert 0 < len(drawn) < len(data.of("incident"))  # the examples have old closed ones
     chart = render_site(data, REPO_ROOT / "site", internal=False)["sla.svg"].decode()
     assert f"SLA status of {len(drawn)} incidents as of" in chart
+
+
+def test_links_are_relative_to_the_page_and_escape_every_part() -> None:
+    env = make_environment(REPO_ROOT / "site")
+    template = env.from_string(
+        '{{ link("problem", id, text) }}|{{ links("ci", ids) }}|{{ links("ci", []) }}'
+    )
+    html = template.render(root="../", id='P&"<', text="<b>x</b>", ids=["a<b", "c"])
+    assert html == (
+        '<a href="../problems/P&amp;&#34;&lt;.html">&lt;b&gt;x&lt;/b&gt;</a>'
+        '|<a href="../cis/a&lt;b.html">a&lt;b</a>, <a href="../cis/c.html">c</a>|none'
+    )
+    assert env.from_string('{{ link("rfc", "R-1") }}').render(root="") == (
+        '<a href="rfcs/R-1.html">R-1</a>'
+    )

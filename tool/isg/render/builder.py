@@ -9,7 +9,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from markupsafe import Markup
 
 from isg.compliance import year_end
@@ -75,7 +76,28 @@ def make_environment(site_dir: Path) -> Environment:
     env.globals["year_url"] = year_url
     env.globals["csp"] = Markup(CSP)  # our constant, not record data
     env.globals["part"] = _parts(env)
+    env.globals["link"] = link
+    env.globals["links"] = links
     return env
+
+
+# A link to a record's page, relative to the page being rendered (its `root`). Functions,
+# not macros: a template importing macros `with context` (they need `root`) made Jinja2 run
+# the macros' module again for every page, ~0.2 ms of an incident page's ~0.4 ms.
+_LINK = Markup('<a href="{}{}">{}</a>')
+
+
+@pass_context
+def link(context: Context, kind: str, record_id: Any, text: Any = None) -> Markup:
+    """`<a href="{root}{url}">{text or id}</a>`, every part escaped."""
+    return _LINK.format(context["root"], url(kind, record_id), text or record_id)
+
+
+@pass_context
+def links(context: Context, kind: str, ids: Iterable[Any]) -> Markup:
+    """Links to the records `ids`, separated by commas; "none" when there are none."""
+    found = [link(context, kind, record_id) for record_id in ids]
+    return Markup(", ").join(found) if found else Markup("none")
 
 
 def _parts(env: Environment) -> Callable[[str, str], Markup]:
