@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -280,3 +281,13 @@ def test_links_are_relative_to_the_page_and_escape_every_part() -> None:
     assert env.from_string('{{ link("rfc", "R-1") }}').render(root="") == (
         '<a href="rfcs/R-1.html">R-1</a>'
     )
+
+
+@pytest.mark.parametrize("rel", ["../escape.html", "a/../../escape.html", "/tmp/escape.html"])
+def test_no_file_is_written_outside_the_site(tmp_path: Path, rel: str) -> None:
+    from isg.render.builder import SiteError, write_site
+
+    with pytest.raises(SiteError, match="refusing to write outside the site"):
+        write_site({"index.html": b"ok", rel: b"x"}, tmp_path / "out")
+    assert not (tmp_path / "escape.html").exists()
+    assert not (tmp_path / "out" / "index.html").exists()  # checked before anything is written
