@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import sqlite3
 import sys
 from collections.abc import Mapping
@@ -74,22 +75,22 @@ def page_key(page: Page, at: datetime, internal: bool) -> bytes | None:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
-def file_row(target: Path, key: bytes) -> Row | None:
+def file_row(target: str | Path, key: bytes) -> Row | None:
     """The row to keep for a page just written to `target` (None if it cannot be read)."""
     try:
-        found = target.lstat()
+        found = os.lstat(target)
     except OSError:
         return None
     return key, found.st_size, found.st_mtime_ns
 
 
-def unchanged(target: Path, key: bytes | None, row: Row | None) -> bool:
+def unchanged(target: str | Path, key: bytes | None, row: Row | None) -> bool:
     """Whether the page whose key is now `key` was written to `target` from the same inputs
     and the file is still as it was left (same size and modification time, not a link)."""
     if key is None or row is None or row[0] != key:
         return False
     try:
-        found = target.lstat()  # one call for 57,000 pages: a link is not a regular file
+        found = os.lstat(target)  # one call for 57,000 pages: a link is not a regular file
     except OSError:
         return False
     return S_ISREG(found.st_mode) and (found.st_size, found.st_mtime_ns) == row[1:]
