@@ -269,3 +269,30 @@ def test_a_field_newly_marked_private_leaves_every_page_that_showed_it(
     after = tree(out)
     assert not [p for p in shown if p.startswith("incidents/INC-") and b"(e-mail)</dd>" in after[p]]
     assert after == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+
+
+def test_the_memo_keeps_exactly_the_rows_of_the_last_build(repo: Path, tmp_path: Path) -> None:
+    from isg.render.page_memo import PageMemo
+
+    def reopened(out: Path) -> dict[str, tuple[bytes, int, int]]:
+        memo = PageMemo.open(repo, repo / "site", out)
+        try:
+            return memo.rows
+        finally:
+            memo.close()
+
+    first = {"a.html": (b"k1", 10, 1), "b.html": (b"k2", 20, 2)}
+    second = {"b.html": (b"k3", 21, 3), "c.html": (b"k4", 30, 4)}
+    memo = PageMemo.open(repo, repo / "site", tmp_path / "one")
+    memo.keep(first)
+    memo.close()
+    assert reopened(tmp_path / "one") == first
+    other = PageMemo.open(repo, repo / "site", tmp_path / "two")  # another folder's rows
+    other.keep({"a.html": (b"x", 1, 1)})
+    other.close()
+    memo = PageMemo.open(repo, repo / "site", tmp_path / "one")
+    memo.keep(second)  # one row gone, one changed, one new
+    memo.keep(second)  # nothing to write
+    memo.close()
+    assert reopened(tmp_path / "one") == second
+    assert reopened(tmp_path / "two") == {"a.html": (b"x", 1, 1)}

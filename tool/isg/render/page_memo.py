@@ -127,17 +127,25 @@ class PageMemo:
         return memo
 
     def keep(self, rows: Mapping[str, Row]) -> None:
-        """Make the folder's rows exactly `rows` (the pages of this build)."""
+        """Make the folder's rows exactly `rows` (the pages of this build). Only the rows
+        that differ from those read are written: rewriting all 57,000 took ~0.5 s of each
+        rebuild."""
         if self.db is None:
+            return
+        gone = [(self.folder, path) for path in self.rows.keys() - rows.keys()]
+        new = [
+            (self.folder, path, *row)
+            for path, row in sorted(rows.items())
+            if self.rows.get(path) != row
+        ]
+        if not gone and not new:
             return
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM pages WHERE folder = ?", (self.folder,))
-            self.db.executemany(
-                "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
-                ((self.folder, path, *row) for path, row in sorted(rows.items())),
-            )
+            self.db.executemany("DELETE FROM pages WHERE folder = ? AND path = ?", gone)
+            self.db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)", new)
             self.db.execute("COMMIT")
+            self.rows = dict(rows)
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
