@@ -31,6 +31,7 @@ import stat as stat_module
 import subprocess
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -91,13 +92,21 @@ def git_listing(root: Path) -> dict[str, str | None] | None:
     summaries computed from a file carry the id of its bytes.
     """
 
-    def git(*args: str) -> bytes | None:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=False)
-        return done.stdout if done.returncode == 0 else None
+    def start(*args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            ["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
 
-    staged = git("ls-files", "--stage", "-z", "--", f"{RECORDS_DIR}/")
-    modified = git("diff-files", "--name-only", "--relative", "-z", "--", f"{RECORDS_DIR}/")
-    others = git("ls-files", "--others", "-z", "--", f"{RECORDS_DIR}/")
+    def output(process: subprocess.Popen[bytes]) -> bytes | None:
+        out, _ = process.communicate()
+        return out if process.returncode == 0 else None
+
+    # Side by side: the two whose output is short do their stat and folder reads while the
+    # long listing is read here (one after the other they took ~0.45 s at 57,000 files).
+    modifying = start("diff-files", "--name-only", "--relative", "-z", "--", f"{RECORDS_DIR}/")
+    adding = start("ls-files", "--others", "-z", "--", f"{RECORDS_DIR}/")
+    staged = output(start("ls-files", "--stage", "-z", "--", f"{RECORDS_DIR}/"))
+    modified, others = output(modifying), output(adding)
     if staged is None or modified is None or others is None:
         return None
     listing: dict[str, str | None] = {}
@@ -399,10 +408,16 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
     same `Registry` as `parse_registry(read_record_files(root))`, plus `valid_paths`.
     """
     use_cache = use_cache and not cache_is_tracked(root)
-    cache = (
-        RecordCache.open(root, cache_salt(root), DATA_FILE) if use_cache else RecordCache.disabled()
-    )
-    listing = current_files(root)
+    # Git lists the files (three commands, ~0.45 s at 57,000 files, mostly waiting on git)
+    # while this thread decodes the cache (~0.7 s of JSON).
+    with ThreadPoolExecutor(1) as pool:
+        listed = pool.submit(current_files, root)
+        cache = (
+            RecordCache.open(root, cache_salt(root), DATA_FILE)
+            if use_cache
+            else RecordCache.disabled()
+        )
+        listing = listed.result()
     records: list[Record] = []
     valid: set[str] = set()
     blobs: dict[str, str] = {}
