@@ -296,3 +296,26 @@ def test_the_memo_keeps_exactly_the_rows_of_the_last_build(repo: Path, tmp_path:
     memo.close()
     assert reopened(tmp_path / "one") == second
     assert reopened(tmp_path / "two") == {"a.html": (b"x", 1, 1)}
+
+
+def test_a_problem_retitled_renders_the_incident_pages_that_name_it(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An incident page's key knows the problem it names by its file's blob."""
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    before = tree(out)
+    naming = {
+        p
+        for p, content in before.items()
+        if p.startswith("incidents/INC-") and b'href="../problems/PRB-' in content
+    }
+    assert naming  # the examples link incidents to problems
+    for problem in (repo / "records" / "problems").glob("*.yaml"):
+        problem.write_text(problem.read_text().replace("title: ", "title: Retitled, ", 1))
+    _, rendered = build(run_cli, repo, out)
+    after = tree(out)
+    assert all(b"Retitled, " in after[p] for p in naming)
+    assert {p for p in naming if after[p] != before[p]} == naming
+    assert rendered >= len(naming)
+    assert after == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)

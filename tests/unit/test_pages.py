@@ -291,3 +291,49 @@ def test_no_file_is_written_outside_the_site(tmp_path: Path, rel: str) -> None:
         write_site({"index.html": b"ok", rel: b"x"}, tmp_path / "out")
     assert not (tmp_path / "escape.html").exists()
     assert not (tmp_path / "out" / "index.html").exists()  # checked before anything is written
+
+
+def test_a_new_page_is_whole_or_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from isg.render import builder
+
+    target = str(tmp_path / "page.html")
+    builder._write_new(target, b"x" * 100_000)
+    assert (tmp_path / "page.html").read_bytes() == b"x" * 100_000
+    with pytest.raises(FileExistsError):  # never written through what is there
+        builder._write_new(target, b"other")
+    writes: list[int] = []
+
+    def full_disk(handle: int, data: memoryview) -> int:
+        if writes:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        writes.append(len(data))
+        return 10  # a short write first: the rest is written in a loop, then the disk fills
+
+    monkeypatch.setattr(builder.os, "write", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        builder._write_new(str(tmp_path / "half.html"), b"y" * 50)
+    assert writes == [50]
+    assert not (tmp_path / "half.html").exists()
+
+
+def test_the_output_folder_is_listed_with_links_but_not_through_them(tmp_path: Path) -> None:
+    from isg.render.builder import _walk_files
+
+    out = tmp_path / "out"
+    (out / "incidents" / "deep").mkdir(parents=True)
+    (out / "index.html").write_text("i")
+    (out / "incidents" / "INC-1.html").write_text("1")
+    (out / "incidents" / "deep" / "x.txt").write_text("x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "secret.txt").write_text("s")
+    (out / "linked").symlink_to(tmp_path / "elsewhere")
+    (out / "incidents" / "file-link.html").symlink_to(tmp_path / "elsewhere" / "secret.txt")
+    assert sorted(_walk_files(out)) == [
+        "incidents/INC-1.html",
+        "incidents/deep/x.txt",
+        "incidents/file-link.html",
+        "index.html",
+        "linked",
+    ]

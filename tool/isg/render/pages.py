@@ -90,10 +90,13 @@ class SiteData:
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> page context
     # Incident ID -> digest of its status as the SLA store keeps it (SlaRun.fingerprints).
     fingerprints: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
-    # Incident ID -> the blob of its file: its page's key stands on it, not on the repr of
-    # its data (the data follows from the blob, the schemas and isg's code, which are the
-    # page memo's version, and from whether the build is the members').
-    blobs: dict[str, bytes | None] = field(default_factory=dict, repr=False, compare=False)
+    # (kind, ID) -> the blob of its file, for incidents and the problems their pages name:
+    # a page's key stands on it, not on the repr of the data (the data follows from the
+    # blob, the schemas and isg's code, which are the page memo's version, and from whether
+    # the build is the members').
+    blobs: dict[tuple[str, str], bytes | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     recent: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
     _sorted: dict[str, list[dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -344,18 +347,15 @@ def _incident_pages(data: SiteData) -> list[Page]:
         timed = status is not None and not settled_by(incident, data.at)
         if timed:
             timed_years.add(year)
+        problem = data.get("problem", incident.get("problem"))
         pages.append(
             Page(
                 url("incident", incident["id"]),
                 "incident.html.j2",
                 f"{incident['id']}: {incident['title']}",
-                {
-                    "incident": incident,
-                    **_sla_context(status),
-                    "problem": data.get("problem", incident.get("problem")),
-                },
+                {"incident": incident, **_sla_context(status), "problem": problem},
                 timed=timed,
-                stand_ins=_stand_ins(data, incident["id"]),
+                stand_ins=_stand_ins(data, incident["id"], problem),
             )
         )
     years = sorted(by_year, reverse=True)
@@ -388,11 +388,14 @@ def _sla_context(status: Status | None) -> dict[str, Any]:
     return {"sla": status, "why": describe_priority(status) if status else ""}
 
 
-def _stand_ins(data: SiteData, incident_id: str) -> dict[str, bytes]:
-    """What stands in an incident page's key for its record and its status, where known."""
+def _stand_ins(data: SiteData, incident_id: str, problem: Any) -> dict[str, bytes]:
+    """What stands in an incident page's key for its record, its status and the problem it
+    names, where known (the repr of the problem's data was ~10 us of each page's key)."""
     found = {}
-    if blob := data.blobs.get(incident_id):
+    if blob := data.blobs.get(("incident", incident_id)):
         found["incident"] = blob
+    if problem is not None and (blob := data.blobs.get(("problem", str(problem.get("id"))))):
+        found["problem"] = blob
     if (fingerprint := data.fingerprints.get(incident_id)) is not None:
         found["sla"] = found["why"] = fingerprint
     return found
