@@ -40,6 +40,10 @@ def measure(
     for _ in range(runs):
         if before is not None:
             before()
+        # The last run's files written back first (unmeasured): a full site build leaves
+        # ~500 MB in the page cache, whose write-back slowed whichever run came next (isg's
+        # own next build, or Hugo's first) by seconds on this disk.
+        os.sync()
         start = time.perf_counter()
         process = subprocess.Popen(
             command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -317,7 +321,9 @@ def write_report(
         " statuses of closed incidents in that store (filled by one `isg sla status` first)."
         " Before each full build the last output (isg's, and Hugo's before Hugo's runs) is"
         " moved aside, not deleted: on this disk (ext4 with `discard`) deleting 57,000 files"
-        " makes whatever writes next several times slower (`set_aside` in the runner).",
+        " makes whatever writes next several times slower (`set_aside` in the runner)."
+        " Every run starts after `sync` (unmeasured), so none waits on the write-back of"
+        " the files the run before it wrote.",
         "",
         *[f"- {k}: {v}" for k, v in info.items()],
         "",
