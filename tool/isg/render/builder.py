@@ -87,7 +87,7 @@ def make_environment(site_dir: Path) -> Environment:
 
 # A link to a record's page, relative to the page being rendered (its `root`). Functions,
 # not macros: a template importing macros `with context` (they need `root`) made Jinja2 run
-# the macros' module again for every page, ~0.2 ms of an incident page's ~0.4 ms.
+# the macros' module again for every page (an incident page 0.217 -> 0.186 ms, warm, A/B).
 @pass_context
 def link(context: Context, kind: str, record_id: Any, text: Any = None) -> Markup:
     """`<a href="{root}{url}">{text or id}</a>`, every part escaped."""
