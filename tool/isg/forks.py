@@ -9,10 +9,11 @@ work itself (`worth_forking` says which).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 MAX_WORKERS = 8
@@ -49,5 +50,25 @@ def fork_map(
         context = multiprocessing.get_context("fork")
         with context.Pool(workers(), initializer, initargs) as pool:
             yield from pool.imap(function, jobs)
+    finally:
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
+def forked_soon(function: Callable[[T], R], jobs: Sequence[T]) -> Iterator[Callable[[], list[R]]]:
+    """Start `function(job)` for each job in forked workers now, while the caller goes on
+    with other work; the block is given a function that waits for the results, in order.
+    Leaving the block by an exception stops the workers."""
+    gc.freeze()
+    try:
+        context = multiprocessing.get_context("fork")
+        pool = context.Pool(max(1, min(workers(), len(jobs))))
+        try:
+            pending = pool.map_async(function, jobs, chunksize=1)
+            pool.close()
+            yield pending.get
+            pool.join()
+        finally:
+            pool.terminate()
     finally:
         gc.unfreeze()

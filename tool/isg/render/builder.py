@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from isg.compliance import year_end
 from isg.compliance_report import ReportBasis, build_report, compliance_svg, report_dict
 from isg.errors import IsgError
-from isg.forks import fork_map, workers, worth_forking
+from isg.forks import fork_map, forked_soon, workers, worth_forking
 from isg.git_history import reopened_in
 from isg.model import KIND_BY_DIRECTORY
 from isg.records import Registry
@@ -315,19 +315,35 @@ def build_site(
     out = _prepare(out)
     present = set(_walk_files(out))
     env = make_environment(site_dir)
-    pages = plan_pages(data)
     makers = _file_makers(data, site_dir)
-    results = _render_all(
-        env,
-        pages,
-        data,
-        internal,
-        progress,
-        out=out,
-        present=present,
-        makers=makers,
-        memo=memo.rows if memo is not None else None,
-    )
+    records = sum(len(of_kind) for of_kind in data.records.values())
+    with contextlib.ExitStack() as stack:
+        files_made: Callable[[], list[list[bool]]] | None = None
+        if makers and worth_forking(records, PARALLEL_FROM):
+            # The files besides the pages need only `data`: forked workers make and write
+            # them while the pages are planned here, on one core (~1.5 s at 50,000
+            # incidents, against ~2 s of CPU for the open data, search index and chart).
+            _JOB.update(env=env, pages=[], data=data, internal=internal, memo=None)
+            _JOB.update(out=out, present=present, makers=makers)
+            try:
+                files_made = stack.enter_context(
+                    forked_soon(_run_job, [("file", index, 0) for index in range(len(makers))])
+                )
+            finally:
+                _JOB.clear()  # the workers have their copy
+        pages = plan_pages(data)
+        results = _render_all(
+            env,
+            pages,
+            data,
+            internal,
+            progress,
+            out=out,
+            present=present,
+            makers=() if files_made else makers,
+            memo=memo.rows if memo is not None else None,
+        )
+        files = [found[0] for found in files_made()] if files_made else results[len(pages) :]
     done: list[PageDone] = results[: len(pages)]
     rows: dict[str, Row] = {}
     if memo is not None:
@@ -340,7 +356,7 @@ def build_site(
     paths = {page.path for page in pages} | {rel for rel, _ in makers}
     return BuildCounts(
         files=len(paths),
-        written=sum(written for written, _, _ in done) + sum(results[len(pages) :]),
+        written=sum(written for written, _, _ in done) + sum(files),
         removed=_remove_stale(out, present - paths),
         rendered=sum(1 for _, _, kept in done if not kept),
     )
