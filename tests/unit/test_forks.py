@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 
 import pytest
@@ -24,7 +25,11 @@ def _sleep(seconds: int) -> int:
 
 
 def test_forked_soon_gives_the_results_in_the_order_of_the_jobs() -> None:
+    threads = threading.active_count()
     with forked_soon(_square, [3, 1, 2, 5]) as results:
+        # No thread started here meanwhile: the caller forks its own workers next
+        # (fork_map), and a fork beside running threads can leave their locks held.
+        assert threading.active_count() == threads
         assert results() == [9, 1, 4, 25]
     assert multiprocessing.active_children() == []
 
@@ -38,4 +43,36 @@ def test_a_job_that_fails_fails_the_results() -> None:
 def test_leaving_by_an_exception_stops_the_workers() -> None:
     with pytest.raises(RuntimeError, match="planning failed"), forked_soon(_sleep, [600, 600]):
         raise RuntimeError("planning failed")
+    assert multiprocessing.active_children() == []
+
+
+class _Unpicklable(Exception):
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("not picklable")
+
+
+def _refuse_oddly(number: int) -> int:
+    raise _Unpicklable(f"odd job {number}")
+
+
+def _die(number: int) -> int:
+    import os
+
+    os._exit(3)
+
+
+def test_a_failure_that_cannot_be_sent_back_is_told_by_its_text() -> None:
+    with (
+        pytest.raises(RuntimeError, match="_Unpicklable: odd job 7"),
+        forked_soon(_refuse_oddly, [7]) as results,
+    ):
+        results()
+
+
+def test_a_worker_that_dies_is_told() -> None:
+    with (
+        pytest.raises(RuntimeError, match=r"a worker stopped \(exit code 3\)"),
+        forked_soon(_die, [1]) as results,
+    ):
+        results()
     assert multiprocessing.active_children() == []

@@ -58,17 +58,59 @@ def fork_map(
 def forked_soon(function: Callable[[T], R], jobs: Sequence[T]) -> Iterator[Callable[[], list[R]]]:
     """Start `function(job)` for each job in forked workers now, while the caller goes on
     with other work; the block is given a function that waits for the results, in order.
-    Leaving the block by an exception stops the workers."""
+    Leaving the block by an exception stops the workers.
+
+    Plain processes and pipes, not a Pool: a Pool keeps threads running in this process,
+    and forking again while they run (the caller's next `fork_map`) can leave a lock held
+    in the new child (Python 3.12 warns of it)."""
     gc.freeze()
+    context = multiprocessing.get_context("fork")
+    count = max(1, min(workers(), len(jobs)))
+    shares = [list(range(first, len(jobs), count)) for first in range(count)]
+    started: list[tuple[Any, Any, list[int]]] = []
     try:
-        context = multiprocessing.get_context("fork")
-        pool = context.Pool(max(1, min(workers(), len(jobs))))
-        try:
-            pending = pool.map_async(function, jobs, chunksize=1)
-            pool.close()
-            yield pending.get
-            pool.join()
-        finally:
-            pool.terminate()
+        for share in shares:
+            reader, writer = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_run_share, args=(function, [jobs[i] for i in share], writer), daemon=True
+            )
+            process.start()
+            writer.close()
+            started.append((process, reader, share))
+
+        def results() -> list[R]:
+            found: dict[int, R] = {}
+            for process, reader, share in started:
+                try:
+                    ok, values = reader.recv()
+                except EOFError:  # killed before it could answer
+                    process.join()
+                    raise RuntimeError(f"a worker stopped (exit code {process.exitcode})") from None
+                if not ok:
+                    raise values
+                found.update(zip(share, values, strict=True))
+                process.join()
+            return [found[index] for index in range(len(jobs))]
+
+        yield results
     finally:
+        for process, reader, _ in started:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+            reader.close()
         gc.unfreeze()
+
+
+def _run_share(function: Callable[[Any], Any], jobs: list[Any], writer: Any) -> None:
+    """In a worker: every job of its share, sent back whole, or the exception that stopped
+    one."""
+    try:
+        writer.send((True, [function(job) for job in jobs]))
+    except BaseException as exc:  # sent to the parent, which raises it
+        try:
+            writer.send((False, exc))
+        except Exception:  # an exception that cannot be pickled: its text
+            writer.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    finally:
+        writer.close()
