@@ -43,8 +43,6 @@ from isg.schemas import SchemaSet, check_record
 from isg.sla.chart import render_sla_svg_bytes
 from isg.sla.run import AllStatuses, SlaRun, evaluate_registry
 
-# Kinds whose data a page's memo key knows by its file's blob (pages.SiteData.blobs).
-BLOB_KEYED = ("incident", "problem")
 SEARCH_FIELDS = ("description", "body", "root_cause", "workaround", "notes")
 MAX_SEARCH_TEXT = 2000
 # Record IDs a report lists that may belong to internal records.
@@ -162,9 +160,8 @@ def gather(
     for path, data in publishable(registry, schemas, internal=internal).items():
         kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
         records.setdefault(kind, {})[str(data.get("id"))] = data
-        if kind in BLOB_KEYED:
-            blob = (registry.blobs or {}).get(path)
-            blobs[kind, str(data.get("id"))] = blob.encode() if blob else None
+        blob = (registry.blobs or {}).get(path)
+        blobs[kind, str(data.get("id"))] = blob.encode() if blob else None
     published = set(records.get("incident", {}))
     if evaluate is None:
         run = evaluate_registry(registry, schemas, now=at)
@@ -409,9 +406,9 @@ def _render_all(
     """Every page rendered, in order: its bytes, or with `out`, a `PageDone` (whether it was
     written there, only if its bytes differ; the memo row of its file; whether it was kept
     unrendered, as `memo` says it can be); then, for each of `makers` (only with `out`),
-    whether its file was written. Shared out over forked processes when there are many pages
-    (they inherit the data and the compiled templates); the files are made first, beside the
-    first pages."""
+    whether its file was written, made here after the pages (`build_site` has workers make
+    them earlier when there is much to do). Pages are shared out over forked processes when
+    there are many (they inherit the data and the compiled templates)."""
     _JOB.update(
         env=env, pages=pages, data=data, internal=internal, out=out, present=present or set()
     )
@@ -428,23 +425,16 @@ def _render_all(
             # Small steps (~900 pages at 57,000): the workers finish together, where eight
             # steps a worker left one of them idle for up to a step (~1 s) at the end.
             step = max(50, len(pages) // (workers() * 32))
-            jobs = [("file", i, 0) for i in range(len(makers))]
-            jobs += [("pages", i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
+            jobs = [("pages", i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
             results = fork_map(_run_job, jobs)
         rendered: list[Any] = []
-        files: list[Any] = [None] * len(makers)
-        for job, found in zip(jobs, results, strict=True):
-            if job[0] == "file":
-                files[job[1]] = found[0]
-                continue
+        for found in results:
             rendered.extend(found)
             if progress:
                 progress(len(rendered), len(pages))
         if progress and not pages:
             progress(0, 0)
-        for index, was_written in enumerate(files):
-            if was_written is None:  # not shared out: made here, after the pages
-                files[index] = _run_job(("file", index, 0))[0]
+        files = [_run_job(("file", index, 0))[0] for index in range(len(makers))]
         return rendered + files
     finally:
         _JOB.clear()

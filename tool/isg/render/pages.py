@@ -90,8 +90,8 @@ class SiteData:
     reports: dict[int, dict[str, Any]] = field(default_factory=dict)  # year -> page context
     # Incident ID -> digest of its status as the SLA store keeps it (SlaRun.fingerprints).
     fingerprints: dict[str, bytes] = field(default_factory=dict, repr=False, compare=False)
-    # (kind, ID) -> the blob of its file, for incidents and the problems their pages name:
-    # a page's key stands on it, not on the repr of the data (the data follows from the
+    # (kind, ID) -> the blob of its file shown: an incident page's key stands on its own and
+    # its problem's, not on the repr of the data (the data follows from the
     # blob, the schemas and isg's code, which are the page memo's version, and from whether
     # the build is the members').
     blobs: dict[tuple[str, str], bytes | None] = field(
