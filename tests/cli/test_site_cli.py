@@ -309,3 +309,53 @@ def test_building_page_by_page_equals_rendering_then_writing(
         0,
         rendered,  # without a memo every page is rendered again (and found unchanged)
     )
+
+
+def test_files_made_early_by_workers_equal_files_made_with_the_pages(
+    run_cli: RunCli, repo_with_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With many records, forked workers make the open data, search index and feeds from
+    the moment the records are known (builder.EarlyFiles); the site, and what the build
+    counts as written and removed, are those of a build that makes them with the pages."""
+    import re
+
+    from isg.render import builder
+
+    at = "2026-11-27T12:00:00+00:00"
+
+    def build(out: Path) -> str:
+        result = run_cli(
+            "site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(out)
+        )
+        assert result.exit_code == 0, result.output
+        return re.sub(r" to \S+ ", " to OUT ", result.output)
+
+    def tree(folder: Path) -> dict[str, bytes]:
+        return {
+            p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file()
+        }
+
+    def prepared(out: Path) -> Path:  # a stale page, a changed and an unchanged early file
+        build(out)
+        (out / "stale.html").write_text("old")
+        (out / "data" / "records.json").write_text("{}")
+        return out
+
+    here, early = prepared(tmp_path / "here"), prepared(tmp_path / "early")
+    told_here = build(here)
+    started: list[list[str]] = []
+    real_start = builder.EarlyFiles.start
+
+    def start(self: builder.EarlyFiles, data: builder.SiteData) -> None:
+        real_start(self, data)
+        started.append(self.paths)
+
+    monkeypatch.setattr(builder.EarlyFiles, "start", start)
+    monkeypatch.setattr(builder, "PARALLEL_FROM", 1)
+    told_early = build(early)
+    assert started and "data/records.json" in started[0] and "sla.svg" not in started[0]
+    assert told_early == told_here
+    assert re.search(r"; 1 changed, 1 removed; 0 pages rendered", told_early), told_early
+    assert tree(early) == tree(here)

@@ -202,14 +202,23 @@ def test_a_remembered_status_that_changes_renders_its_page_again(
     assert after == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
 
 
+@pytest.mark.parametrize("forked", [False, True], ids=["keys-here", "keys-forked"])
 def test_yearly_reports_are_kept_until_a_record_they_read_changes(
-    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forked: bool
 ) -> None:
     """A build reuses each past year's report made from the same records, policies and
     reopened incidents; the current year's is made at each new time; a changed incident
     makes again the years that may read it; the site is always that of a build without the
-    store."""
+    store. The same when the years each record is read in are worked out by a forked worker
+    (as from 10,000 records)."""
     from isg.render import builder
+    from isg.sla import memory
+
+    forks: list[object] = []
+    if forked:
+        real_soon = memory.forked_soon
+        monkeypatch.setattr(memory, "REPORT_KEYS_PARALLEL_FROM", 1)
+        monkeypatch.setattr(memory, "forked_soon", lambda *a: forks.append(a[0]) or real_soon(*a))
 
     made: list[int] = []
     real = builder.build_report
@@ -247,6 +256,7 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
         assert sorted(made) == again, name
         assert tree(out) == fresh(run_cli, repo, tmp_path / f"fresh-{name}", monkeypatch)
     assert years == [2025, 2026]
+    assert forks == ([memory.year_groups] * 5 if forked else [])  # one per cached build
 
 
 def test_a_field_newly_marked_private_leaves_every_page_that_showed_it(
@@ -274,6 +284,10 @@ def test_a_field_newly_marked_private_leaves_every_page_that_showed_it(
 def test_the_memo_keeps_exactly_the_rows_of_the_last_build(repo: Path, tmp_path: Path) -> None:
     from isg.render.page_memo import PageMemo
 
+    for name in ("one", "two"):  # the rows of a folder with nothing in it are not read
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "a.html").write_text("a page")
+
     def reopened(out: Path) -> dict[str, tuple[bytes, int, int]]:
         memo = PageMemo.open(repo, repo / "site", out)
         try:
@@ -295,6 +309,15 @@ def test_the_memo_keeps_exactly_the_rows_of_the_last_build(repo: Path, tmp_path:
     memo.keep(second)  # nothing to write
     memo.close()
     assert reopened(tmp_path / "one") == second
+    assert reopened(tmp_path / "two") == {"a.html": (b"x", 1, 1)}
+    # Emptied, the folder's rows are not read; kept again, they are exactly the new ones.
+    (tmp_path / "one" / "a.html").unlink()
+    memo = PageMemo.open(repo, repo / "site", tmp_path / "one")
+    assert memo.rows == {} and memo.unread
+    memo.keep(first)
+    memo.close()
+    (tmp_path / "one" / "a.html").write_text("a page")
+    assert reopened(tmp_path / "one") == first
     assert reopened(tmp_path / "two") == {"a.html": (b"x", 1, 1)}
 
 

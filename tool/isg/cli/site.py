@@ -25,7 +25,7 @@ from isg.cli.common import (
 from isg.errors import UsageError
 from isg.git_history import head_commit_time, reopened_by_year, resolve_commit
 from isg.records import Registry
-from isg.render.builder import REPORTS_PARALLEL_FROM, build_site, gather
+from isg.render.builder import REPORTS_PARALLEL_FROM, EarlyFiles, build_site, gather
 from isg.render.page_memo import PageMemo
 from isg.schemas import SchemaSet, load_schemas
 from isg.sla.memory import KeptReports, evaluate_remembered
@@ -126,36 +126,42 @@ def build_command(
         if len(registry.of_kind("incident")) >= REPORTS_PARALLEL_FROM
         else None
     )
-    kept = KeptReports.open(root, registry) if caching() else None
-    try:
-        data = gather(
-            registry,
-            schemas,
-            at=now,
-            internal=internal,
-            commit=None if no_history else resolve_commit(root, "HEAD"),
-            reopened=reopened,
-            evaluate=evaluate,
-            progress=reports,
-            kept=kept,
-        )
-    finally:
-        if kept is not None:
-            kept.close()
-        if reports is not None:
-            reports.finish()
-    # The pages need only `data`: the rest goes before forking. Freed by reference counting
-    # (a collection here found 33 objects in 1.4 s at 50,000 incidents).
-    del registry
-    progress = Progress("isg site build: rendering pages")
     target = out or root / "_site"
     templates = site_dir or root / "site"
-    memo = PageMemo.open(root, templates, target) if caching() else None
-    try:
-        done = build_site(data, templates, target, internal=internal, progress=progress, memo=memo)
-    finally:
+    kept = KeptReports.open(root, registry) if caching() else None
+    with contextlib.ExitStack() as stack:
+        # Opened before anything is written: the rows of an empty folder are not read.
+        memo = PageMemo.open(root, templates, target) if caching() else None
         if memo is not None:
-            memo.close()
+            stack.callback(memo.close)
+        # The open data, search index and feeds are made by forked workers from the moment
+        # the records are known (with many records), beside the SLA and the pages' plan.
+        early = stack.enter_context(contextlib.closing(EarlyFiles(templates, target)))
+        try:
+            data = gather(
+                registry,
+                schemas,
+                at=now,
+                internal=internal,
+                commit=None if no_history else resolve_commit(root, "HEAD"),
+                reopened=reopened,
+                evaluate=evaluate,
+                progress=reports,
+                kept=kept,
+                records_known=early.start,
+            )
+        finally:
+            if kept is not None:
+                kept.close()
+            if reports is not None:
+                reports.finish()
+        # The pages need only `data`: the rest goes before forking. Freed by reference
+        # counting (a collection here found 33 objects in 1.4 s at 50,000 incidents).
+        del registry
+        progress = Progress("isg site build: rendering pages")
+        done = build_site(
+            data, templates, target, internal=internal, progress=progress, memo=memo, early=early
+        )
     progress.finish()
     click.echo(
         f"{done.files} files written to {target} (status as of {now.isoformat()});"

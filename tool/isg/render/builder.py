@@ -132,13 +132,15 @@ def gather(
     evaluate: Callable[[Registry, SchemaSet, datetime], SlaRun] | None = None,
     progress: Callable[[int, int], None] | None = None,
     kept: ReportKeeper | None = None,
+    records_known: Callable[[SiteData], None] | None = None,
 ) -> SiteData:
     """Public (or, with `internal`, all) record data and the SLA state of incidents at `at`
     (evaluated by `evaluate`, e.g. `sla.memory.evaluate_remembered`; by default afresh).
     `reopened`: each year's reopened incidents (`git_history.reopened_by_year`; None:
     unknown). `progress(done, total)` is told as the yearly reports are made; `kept` (e.g.
     `sla.memory.KeptReports`) gives back reports made from the same inputs before and keeps
-    the new ones.
+    the new ones. `records_known` is given the records as soon as they are known, before
+    the SLA is evaluated (`EarlyFiles.start`: the files that need only them).
 
     Refuses a registry with unreadable or schema-invalid records: a page silently missing
     is worse than no new site.
@@ -162,6 +164,8 @@ def gather(
         records.setdefault(kind, {})[str(data.get("id"))] = data
         blob = (registry.blobs or {}).get(path)
         blobs[kind, str(data.get("id"))] = blob.encode() if blob else None
+    if records_known is not None:
+        records_known(SiteData(at=at, records=records, sla={}, blobs=blobs))
     published = set(records.get("incident", {}))
     if evaluate is None:
         run = evaluate_registry(registry, schemas, now=at)
@@ -304,22 +308,28 @@ def build_site(
     internal: bool,
     progress: Callable[[int, int], None] | None = None,
     memo: PageMemo | None = None,
+    early: EarlyFiles | None = None,
 ) -> BuildCounts:
     """`write_site(render_site(...), out)` without holding the site in memory: each page and
     file is written (if its bytes differ) by the process that made it. With `memo` (what
     the last build into `out` left), a page given the same inputs whose file is as it was
-    left is neither rendered nor read."""
-    out = _prepare(out)
-    present = set(_walk_files(out))
-    env = make_environment(site_dir)
+    left is neither rendered nor read. `early`: files already being made (for `out`)."""
     makers = _file_makers(data, site_dir)
+    if early is not None and early.started:
+        out, present = early.out, early.present  # listed before any of them was written
+        makers = [(rel, make) for rel, make in makers if rel not in early.paths]
+    else:
+        out = _prepare(out)
+        present = set(_walk_files(out))
+    makers_paths = [rel for rel, _ in makers]
+    env = make_environment(site_dir)
     records = sum(len(of_kind) for of_kind in data.records.values())
     with contextlib.ExitStack() as stack:
         files_made: Callable[[], list[list[bool]]] | None = None
         if makers and worth_forking(records, PARALLEL_FROM):
             # The files besides the pages need only `data`: forked workers make and write
-            # them while the pages are planned here, on one core (~1.5 s at 50,000
-            # incidents, against ~2 s of CPU for the open data, search index and chart).
+            # them while the pages are planned here, on one core (~1.3 s at 50,000
+            # incidents; the SLA chart ~0.25 s, the others ~1.8 s when not made early).
             _JOB.update(env=env, pages=[], data=data, internal=internal, memo=None)
             _JOB.update(out=out, present=present, makers=makers)
             try:
@@ -341,6 +351,9 @@ def build_site(
             memo=memo.rows if memo is not None else None,
         )
         files = [found[0] for found in files_made()] if files_made else results[len(pages) :]
+        if early is not None and early.started:
+            files += early.written()
+            makers_paths += early.paths
     done: list[PageDone] = results[: len(pages)]
     rows: dict[str, Row] = {}
     if memo is not None:
@@ -350,7 +363,7 @@ def build_site(
             elif row is not None:
                 rows[page.path] = row
         memo.keep(rows)
-    paths = {page.path for page in pages} | {rel for rel, _ in makers}
+    paths = {page.path for page in pages} | set(makers_paths)
     return BuildCounts(
         files=len(paths),
         written=sum(written for written, _, _ in done) + sum(files),
@@ -364,11 +377,19 @@ def other_files(data: SiteData, site_dir: Path) -> dict[str, bytes]:
     return {rel: make() for rel, make in _file_makers(data, site_dir)}
 
 
-def _file_makers(data: SiteData, site_dir: Path) -> list[tuple[str, Callable[[], bytes]]]:
-    """Each file besides the pages with what makes it, the slowest first (each is made and
-    written apart, while pages are rendered: the largest are ~70 MB at 50,000 incidents)."""
-    makers: list[tuple[str, Callable[[], bytes]]] = [
-        ("sla.svg", lambda: render_sla_svg_bytes(charted_statuses(data), data.at)),
+Maker = tuple[str, Callable[[], bytes]]  # a file besides the pages, and what makes it
+
+
+def _file_makers(data: SiteData, site_dir: Path) -> list[Maker]:
+    """Each file besides the pages with what makes it (each is made and written apart, while
+    pages are rendered: the largest are ~50 MB at 50,000 incidents)."""
+    chart = lambda: render_sla_svg_bytes(charted_statuses(data), data.at)  # noqa: E731
+    return [("sla.svg", chart), *_record_file_makers(data, site_dir)]
+
+
+def _record_file_makers(data: SiteData, site_dir: Path) -> list[Maker]:
+    """The files that need only the records (not their SLA), the slowest first."""
+    makers: list[Maker] = [
         ("data/records.json", lambda: export_json(data.records, data.at)),
         ("assets/search-index.js", lambda: search_index_js(_search_entries(data))),
         ("feed.atom", lambda: atom_feed(recent_changes(data), data.at)),
@@ -383,6 +404,49 @@ def _file_makers(data: SiteData, site_dir: Path) -> list[tuple[str, Callable[[],
         if asset.is_file() and not asset.is_symlink():
             makers.append((f"assets/{asset.name}", asset.read_bytes))
     return makers
+
+
+class EarlyFiles:
+    """The files besides the pages that need only the records (open data, search index,
+    feeds, assets: ~1.8 s of CPU at 50,000 incidents): with many records, forked workers
+    make and write them from the moment the records are known (`start`, given to `gather`
+    as `records_known`), while the SLA is evaluated and the pages are planned here.
+    `build_site` then makes only the rest and counts these. `close` stops the workers."""
+
+    def __init__(self, site_dir: Path, out: Path) -> None:
+        self.site_dir = site_dir
+        self.out = out
+        self.present: set[str] = set()  # what `out` held before any of them was written
+        self.paths: list[str] = []
+        self._stack = contextlib.ExitStack()
+        self._results: Callable[[], list[list[bool]]] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._results is not None
+
+    def start(self, data: SiteData) -> None:
+        records = sum(len(of_kind) for of_kind in data.records.values())
+        if self.started or not worth_forking(records, PARALLEL_FROM):
+            return
+        self.out = _prepare(self.out)
+        self.present = set(_walk_files(self.out))
+        makers = _record_file_makers(data, self.site_dir)
+        _JOB.update(env=None, pages=[], data=data, internal=False, memo=None)
+        _JOB.update(out=self.out, present=self.present, makers=makers)
+        try:
+            jobs: list[Job] = [("file", index, 0) for index in range(len(makers))]
+            self._results = self._stack.enter_context(forked_soon(_run_job, jobs))
+        finally:
+            _JOB.clear()  # the workers have their copy
+        self.paths = [rel for rel, _ in makers]
+
+    def written(self) -> list[bool]:
+        """Whether each file was written (its bytes changed), once the workers are done."""
+        return [found[0] for found in self._results()] if self._results else []
+
+    def close(self) -> None:
+        self._stack.close()
 
 
 PARALLEL_FROM = 1000  # fewer pages are rendered here: starting processes costs more

@@ -52,6 +52,7 @@ from zoneinfo import ZoneInfo
 
 from isg.compliance import years_read
 from isg.errors import IsgError
+from isg.forks import forked_soon, worth_forking
 from isg.git_history import (
     OBJECT_ID,
     FirstSeenMap,
@@ -820,13 +821,19 @@ class KeptReports:
     schemas and isg's code are the store's context (a change empties it). A build in which
     no such record changed reuses every past year's report (twelve years at 50,000
     incidents: ~3.5 s), the hourly Pages build among them; one that changed an incident
-    makes again only the years that incident is in."""
+    makes again only the years that incident is in.
 
-    def __init__(self, store: SlaMemory, context: str, records: list[ReadBy]) -> None:
+    Which years read each record takes ~0.6 s at 50,000 incidents: with many records a
+    forked worker works it out while the build goes on (the SLA statuses, the redaction),
+    and the first `key` waits for it. `close` stops it if no key was asked."""
+
+    def __init__(self, store: SlaMemory, context: str, groups: Callable[[], YearGroups]) -> None:
         self.store = store
         self.context = context
-        self.records = records
+        self._groups = groups
+        self._found: YearGroups | None = None
         self.kept = store.reports()
+        self._stack = contextlib.ExitStack()
 
     @classmethod
     def open(cls, root: Path, registry: Registry) -> KeptReports | None:
@@ -835,22 +842,33 @@ class KeptReports:
         if store is None:
             return None
         context = context_digest(store.salt, registry)
-        records = _read_by(registry)
-        if context is None or records is None:
+        blobs = registry.blobs
+        if (
+            context is None
+            or blobs is None
+            or any(r.path not in blobs for kind in REPORT_KINDS for r in registry.of_kind(kind))
+        ):
             store.close()
             return None
         try:
             store.use_context(context)
-            return cls(store, context, records)
         except sqlite3.Error:
             store.close()
             return None
+        kept = cls(store, context, partial(year_groups, registry))
+        if worth_forking(len(registry.records), REPORT_KEYS_PARALLEL_FROM):
+            soon = kept._stack.enter_context(forked_soon(year_groups, [registry]))
+            kept._groups = lambda: soon()[0]
+        return kept
 
     def key(self, year: int, at: datetime, reopened: set[str] | None, commit: str | None) -> bytes:
+        if self._found is None:
+            self._found = self._groups()
+            self._stack.close()  # the worker is done
         digest = hashlib.blake2b(digest_size=16)
-        for first, last, line in self.records:
+        for (first, last), lines in self._found:
             if first <= year and (last is None or year <= last):
-                digest.update(line)
+                digest.update(lines)
         made_of = repr((year, at.isoformat(), sorted(reopened or ()), reopened is None, commit))
         digest.update(made_of.encode())
         return digest.digest()
@@ -864,24 +882,28 @@ class KeptReports:
             self.store.keep_reports(rows, self.context)
 
     def close(self) -> None:
+        self._stack.close()
         self.store.close()
 
 
-ReadBy = tuple[int, int | None, bytes]  # years_read of a record, and its path and blob
+REPORT_KEYS_PARALLEL_FROM = 10_000  # records: below, working the groups out here is quicker
+# The records a report may read, grouped by the years that may read them: for each group
+# (first year, last year or None for every year on), a digest of its records' paths and
+# blobs, in path order; the groups in a fixed order.
+YearGroups = list[tuple[tuple[int, int | None], bytes]]
 
 
-def _read_by(registry: Registry) -> list[ReadBy] | None:
-    """Each record a report may read, by path: the years that may read it, and its path and
-    blob; None if a blob is unknown."""
-    if registry.blobs is None:
-        return None
-    found = []
+def year_groups(registry: Registry) -> YearGroups:
+    """Each year's report key is made from the digests of the groups whose years hold it:
+    a record's changed blob, or years, changes the key of every year that may read it."""
+    groups: dict[tuple[int, int | None], Any] = {}
+    blobs = registry.blobs or {}
     for kind in REPORT_KINDS:
         for record in sorted(registry.of_kind(kind), key=lambda r: r.path):
-            blob = registry.blobs.get(record.path)
-            if blob is None:
-                return None
             years = years_read(kind, record.data)
             if years is not None:
-                found.append((*years, f"{record.path}\0{blob}\n".encode()))
-    return found
+                if years not in groups:
+                    groups[years] = hashlib.blake2b(digest_size=16)
+                groups[years].update(f"{record.path}\0{blobs[record.path]}\n".encode())
+    order = sorted(groups, key=lambda y: (y[0], y[1] is None, y[1] or 0))
+    return [(years, groups[years].digest()) for years in order]
