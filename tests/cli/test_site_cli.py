@@ -359,3 +359,36 @@ def test_files_made_early_by_workers_equal_files_made_with_the_pages(
     assert told_early == told_here
     assert re.search(r"; 1 changed, 1 removed; 0 pages rendered", told_early), told_early
     assert tree(early) == tree(here)
+
+
+def test_a_build_failing_after_the_early_files_started_leaves_them_whole(
+    run_cli: RunCli, repo_with_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The early files' workers are waited for when the build fails after they started
+    (not stopped mid-write): each file is whole; the failure is told, without a traceback."""
+    import json
+
+    from isg.cli import site
+    from isg.errors import IsgError
+    from isg.render import builder
+
+    at = "2026-11-27T12:00:00+00:00"
+    done = tmp_path / "done"
+    result = run_cli("site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(done))
+    assert result.exit_code == 0, result.output
+
+    def damaged(*args: object, **kwargs: object) -> object:
+        raise IsgError("the SLA store holds a damaged status")
+
+    monkeypatch.setattr(builder, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(site, "evaluate_remembered", damaged)
+    out = tmp_path / "failed"
+    result = run_cli("site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(out))
+    assert result.exit_code != 0
+    assert "the SLA store holds a damaged status" in result.output
+    assert "Traceback" not in result.output
+    made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert "data/records.json" in made and not [p for p in made if p.endswith(".html")]
+    for rel in made:  # every early file whole, as the successful build wrote it
+        assert (out / rel).read_bytes() == (done / rel).read_bytes(), rel
+    json.loads((out / "data" / "records.json").read_text())

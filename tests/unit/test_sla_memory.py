@@ -10,10 +10,13 @@ import json
 import shutil
 import sqlite3
 import zlib
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import FIXED_AT, FIXED_NOW, REPO_ROOT, RunCli, git
 from isg.record_cache import CACHE_DIR, load_registry
@@ -23,17 +26,28 @@ from isg.sla.incident import IncidentStatus
 from isg.sla.memory import (
     STORE_FILE,
     evaluate_remembered,
+    shown_from_json,
     status_from_json,
     status_json,
     status_json_lines,
 )
-from isg.sla.output import json_document
+from isg.sla.output import ShownStatus, describe_priority, json_document, shown_status
 from isg.sla.run import evaluate_registry
 
 INCIDENTS = "records/incidents"
 CLOSED = 19  # of the 33 embedded incidents, closed by FIXED_NOW
 OPEN = 14
 ALL = CLOSED + OPEN
+
+
+ZONES = [
+    UTC,
+    timezone(timedelta(hours=5, minutes=30)),
+    timezone(-timedelta(hours=3)),
+    ZoneInfo("Europe/Lisbon"),
+    ZoneInfo("America/Sao_Paulo"),
+    ZoneInfo("Australia/Lord_Howe"),
+]
 
 
 def _document(root: Path, *, use_cache: bool, evidence: bool = True, now: datetime = FIXED_NOW):
@@ -346,29 +360,67 @@ def test_a_site_build_decodes_only_the_remembered_statuses_it_shows_whole(
     run_cli: RunCli, git_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Lists need a remembered status's priority, worst state and year, which the store
-    keeps beside it: a build decodes only statuses whose page it renders, whose year's
-    report it makes, or which the SLA chart draws."""
+    keeps beside it; a page, what it shows of it (`shown_from_json`). A build decodes whole
+    only the statuses whose year's report it makes or which the SLA chart draws, and reads
+    what a page shows only for the pages it renders."""
     shutil.copytree(REPO_ROOT / "site", git_repo / "site")
-    decoded: list[str] = []
-    original = memory_module.status_from_json
+    whole: list[str] = []
+    shown: list[str] = []
+    original, original_shown = memory_module.status_from_json, memory_module.shown_from_json
 
     def spy(text: str) -> IncidentStatus:
         status = original(text)
-        decoded.append(status.incident_id)
+        whole.append(status.incident_id)
+        return status
+
+    def spy_shown(text: str) -> ShownStatus:
+        status = original_shown(text)
+        shown.append(status.incident_id)
         return status
 
     monkeypatch.setattr(memory_module, "status_from_json", spy)
+    monkeypatch.setattr(memory_module, "shown_from_json", spy_shown)
     args = ("site", "build", "--repo", str(git_repo), "--at", FIXED_AT, "--no-history")
     assert run_cli(*args, "--out", str(tmp_path / "one")).exit_code == 0  # fills the store
     # A new folder: every page is rendered, every year's report kept from the first build.
-    decoded.clear()
+    whole.clear()
+    shown.clear()
     assert run_cli(*args, "--out", str(tmp_path / "two")).exit_code == 0
-    assert sorted(set(decoded)) == sorted(decoded) and len(decoded) == CLOSED
-    decoded.clear()  # the same folder: nothing changed, no incident page rendered
-    assert run_cli(*args, "--out", str(tmp_path / "two")).exit_code == 0
+    assert sorted(set(shown)) == sorted(shown) and len(shown) == CLOSED
     chart = (tmp_path / "two" / "sla.svg").read_text(encoding="utf-8")
-    assert decoded and all(f">{incident} P" in chart for incident in decoded)
-    assert len(decoded) < CLOSED
+    assert whole and all(f">{incident} P" in chart for incident in whole)
+    assert len(whole) < CLOSED
+    whole.clear()
+    shown.clear()  # the same folder: nothing changed, no incident page rendered
+    assert run_cli(*args, "--out", str(tmp_path / "two")).exit_code == 0
+    assert shown == [] and whole and all(f">{incident} P" in chart for incident in whole)
+
+
+@pytest.mark.parametrize("at", [FIXED_AT, "2026-03-10T09:00:00+01:00"])
+def test_what_a_page_shows_of_a_stored_status_is_what_it_shows_of_the_status(
+    git_repo: Path, at: str
+) -> None:
+    """Read from the stored text without making datetimes (`shown_from_json`), or from the
+    whole status (`shown_status`): the same, and so is the priority told from it."""
+    statuses = _statuses(git_repo, datetime.fromisoformat(at))
+    assert any(len(s.history) > 1 for s in statuses) and any(s.ecab for s in statuses)
+    for status in statuses:
+        shown = shown_from_json(status_json(status))
+        assert shown == shown_status(status)
+        assert describe_priority(shown) == describe_priority(status)
+
+
+@given(
+    moment=st.datetimes(
+        min_value=datetime(1990, 1, 1),
+        max_value=datetime(2100, 1, 1),
+        timezones=st.sampled_from(ZONES),
+    )
+)
+def test_a_stored_time_to_the_minute_is_its_isoformat_to_the_minute(moment: datetime) -> None:
+    """Zones with a key (stored with it) and fixed offsets, with and without microseconds."""
+    stored = json.loads(json.dumps(memory_module._put_time(moment)))
+    assert memory_module._minutes(stored) == moment.isoformat(timespec="minutes")
 
 
 def test_a_remembered_status_that_cannot_be_read_stops_the_site_build_clearly(

@@ -420,6 +420,7 @@ class EarlyFiles:
         self.paths: list[str] = []
         self._stack = contextlib.ExitStack()
         self._results: Callable[[], list[list[bool]]] | None = None
+        self._written: list[bool] | None = None
 
     @property
     def started(self) -> bool:
@@ -443,9 +444,16 @@ class EarlyFiles:
 
     def written(self) -> list[bool]:
         """Whether each file was written (its bytes changed), once the workers are done."""
-        return [found[0] for found in self._results()] if self._results else []
+        if self._written is None:
+            self._written = [found[0] for found in self._results()] if self._results else []
+        return self._written
 
     def close(self) -> None:
+        """Wait for the workers (a build failing meanwhile leaves no file half written:
+        each is whole, old or new), then end them."""
+        if self._results is not None and self._written is None:
+            with contextlib.suppress(Exception):  # the build's own failure is the one told
+                self.written()
         self._stack.close()
 
 

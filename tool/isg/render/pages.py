@@ -18,7 +18,7 @@ from isg.governance import role_active
 from isg.releases import installation_status
 from isg.sla.incident import IncidentStatus
 from isg.sla.memory import KeptStatus
-from isg.sla.output import describe_priority
+from isg.sla.output import describe_priority, shown_status
 from isg.sla.run import settled_by
 from isg.times import parse_date, parse_time
 
@@ -77,7 +77,7 @@ def whole(status: Status) -> IncidentStatus:
 
 
 def _why(status: KeptStatus) -> str:
-    return describe_priority(status.status())
+    return describe_priority(status.shown())
 
 
 @dataclass
@@ -384,8 +384,11 @@ def _sla_context(status: Status | None) -> dict[str, Any]:
     """An incident page's status and the reason for its priority (a remembered status: both
     worked out when the page is rendered)."""
     if isinstance(status, KeptStatus):
-        return {"sla": Later(status.status), "why": Later(partial(_why, status))}
-    return {"sla": status, "why": describe_priority(status) if status else ""}
+        return {"sla": Later(status.shown), "why": Later(partial(_why, status))}
+    if status is None:
+        return {"sla": None, "why": ""}
+    shown = shown_status(status)
+    return {"sla": shown, "why": describe_priority(shown)}
 
 
 def _stand_ins(data: SiteData, incident_id: str, problem: Any) -> dict[str, bytes]:

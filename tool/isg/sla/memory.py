@@ -47,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from isg.compliance import years_read
@@ -74,7 +74,13 @@ from isg.schemas import SchemaSet, load_schemas
 from isg.sla.clock import Pause
 from isg.sla.context import SlaContext
 from isg.sla.incident import Classification, EcabDuty, IncidentStatus, MilestoneStatus
-from isg.sla.output import incident_json
+from isg.sla.output import (
+    ShownClassification,
+    ShownDuty,
+    ShownMilestone,
+    ShownStatus,
+    incident_json,
+)
 from isg.sla.run import (
     FOUNDATION_KINDS,
     Encoded,
@@ -84,6 +90,8 @@ from isg.sla.run import (
     evaluate_registry,
     incident_evidence,
 )
+
+T = TypeVar("T")
 
 STORE_FILE = "sla.sqlite"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -359,7 +367,16 @@ class KeptStatus:
     decoded (once) only where all of it is needed (a page, a yearly report, the chart).
     At 50,000 incidents decoding every status took 3.5-4.5 s of each site build."""
 
-    __slots__ = ("_packed", "_status", "fingerprint", "incident_id", "priority", "worst", "year")
+    __slots__ = (
+        "_packed",
+        "_shown",
+        "_status",
+        "fingerprint",
+        "incident_id",
+        "priority",
+        "worst",
+        "year",
+    )
 
     def __init__(
         self,
@@ -377,18 +394,29 @@ class KeptStatus:
         self.fingerprint = fingerprint  # equal digests, equal statuses (see the site's memo)
         self._packed = packed
         self._status: IncidentStatus | None = None
+        self._shown: ShownStatus | None = None
 
     def status(self) -> IncidentStatus:
         """The whole status (IsgError if the store held a damaged one)."""
         if self._status is None:
-            try:
-                self._status = status_from_json(_unpack(self._packed))
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error) as exc:
-                raise IsgError(
-                    f"the SLA store ({STORE_FILE} in .isg/cache) holds a damaged status of"
-                    f" {self.incident_id} ({exc}); remove the file and run again"
-                ) from None
+            self._status = self._decoded(status_from_json)
         return self._status
+
+    def shown(self) -> ShownStatus:
+        """What its page shows of it (`shown_status` of the whole status), read from the
+        stored text without making the whole status."""
+        if self._shown is None:
+            self._shown = self._decoded(shown_from_json)
+        return self._shown
+
+    def _decoded(self, decode: Callable[[str], T]) -> T:
+        try:
+            return decode(_unpack(self._packed))
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, zlib.error) as exc:
+            raise IsgError(
+                f"the SLA store ({STORE_FILE} in .isg/cache) holds a damaged status of"
+                f" {self.incident_id} ({exc}); remove the file and run again"
+            ) from None
 
 
 def _fingerprint(packed: bytes) -> bytes:
@@ -597,6 +625,41 @@ def status_from_json(text: str) -> IncidentStatus:
         tuple(EcabDuty(d[0], d[1], d[2], _milestone(d[3]) if d[3] else None) for d in s[9]),
         tuple(Pause(_moment(p[0]), _time(p[1]), p[2], p[3]) for p in s[10]),
     )
+
+
+def shown_from_json(text: str) -> ShownStatus:
+    """`shown_status(status_from_json(text))`, without making datetimes: a stored time is
+    its `isoformat()` (with its zone's key beside it when it has one), so its text to the
+    minute is a cut of that text."""
+    s = json.loads(text)
+    return ShownStatus(
+        s[0],
+        s[2],
+        s[4],
+        s[5],
+        tuple(ShownClassification(c[0], c[1], c[2], _minutes(c[3]), c[4]) for c in s[7]),
+        tuple(_shown_milestone(m) for m in s[8]),
+        tuple(ShownDuty(d[0], d[1], _shown_milestone(d[3]) if d[3] else None) for d in s[9]),
+    )
+
+
+def _shown_milestone(m: list[Any]) -> ShownMilestone:
+    deadline, margin = _minutes(m[5]), _minutes(m[6])
+    if deadline is None or margin is None:
+        raise ValueError("a milestone without its deadlines")
+    return ShownMilestone(m[1], m[2], deadline, margin, _minutes(m[7]), m[9])
+
+
+def _minutes(value: str | list[str] | None) -> str | None:
+    """A stored time's text to the minute: `isoformat()` writes YYYY-MM-DDTHH:MM:SS, then
+    .ffffff when there are microseconds, then the offset; `isoformat(timespec="minutes")`
+    the same without the seconds and microseconds."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else value[0]
+    if not isinstance(text, str) or len(text) < 19 or text[10] != "T":
+        raise ValueError(f"not a stored time: {value!r}")
+    return text[:16] + text[26 if text[19:20] == "." else 19 :]
 
 
 def _milestone(m: list[Any]) -> MilestoneStatus:
