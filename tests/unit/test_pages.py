@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from jinja2 import UndefinedError
 
 from conftest import FIXED_NOW, REPO_ROOT
 from isg.records import parse_registry, read_record_files
@@ -281,6 +282,17 @@ def test_links_are_relative_to_the_page_and_escape_every_part() -> None:
     assert env.from_string('{{ link("rfc", "R-1") }}').render(root="") == (
         '<a href="rfcs/R-1.html">R-1</a>'
     )
+
+
+def test_templates_see_the_globals_and_their_own_never_reach_the_environment() -> None:
+    """Each template holds the globals as a plain dict (builder._Environment), which must
+    keep what Jinja2's ChainMap gave: a template's own globals stay its own."""
+    env = make_environment(REPO_ROOT / "site")
+    own = env.from_string("{{ url('rfc', 'R-1') }} {{ extra }}", globals={"extra": "mine"})
+    assert own.render() == "rfcs/R-1.html mine"
+    assert "extra" not in env.globals
+    with pytest.raises(UndefinedError):
+        env.from_string("{{ extra }}").render()
 
 
 @pytest.mark.parametrize("rel", ["../escape.html", "a/../../escape.html", "/tmp/escape.html"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, MutableMapping, Sequence
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -57,12 +57,22 @@ class SiteError(IsgError):
     """The site cannot be built (missing templates, an unusable output folder)."""
 
 
+class _Environment(Environment):
+    """Templates hold the environment's globals as a plain dict. Jinja2 gives each a
+    ChainMap over them, which every page's context copied key by key in Python (~10 us a
+    page, 57,000 pages); here every global is set before the first template is loaded
+    (`make_environment`) and none changes after."""
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        return {**self.globals, **(d or {})}
+
+
 def make_environment(site_dir: Path) -> Environment:
     """The one Jinja2 environment: autoescape everywhere, undefined names are errors."""
     templates = site_dir / "templates"
     if not templates.is_dir():
         raise SiteError(f"no templates in {templates}")
-    env = Environment(
+    env = _Environment(
         loader=FileSystemLoader(templates),
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
