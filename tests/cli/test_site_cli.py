@@ -314,9 +314,10 @@ def test_building_page_by_page_equals_rendering_then_writing(
 def test_files_made_early_by_workers_equal_files_made_with_the_pages(
     run_cli: RunCli, repo_with_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With many records, forked workers make the open data, search index and feeds from
-    the moment the records are known (builder.EarlyFiles); the site, and what the build
-    counts as written and removed, are those of a build that makes them with the pages."""
+    """With many records, forked workers make the open data, search index, feeds and the
+    pages that need only the records from the moment the records are known
+    (builder.EarlyFiles); the site, and what the build counts as written, removed and
+    rendered, are those of a build that makes them with the other pages."""
     import re
 
     from isg.render import builder
@@ -359,13 +360,28 @@ def test_files_made_early_by_workers_equal_files_made_with_the_pages(
     assert told_early == told_here
     assert re.search(r"; 1 changed, 1 removed; 0 pages rendered", told_early), told_early
     assert tree(early) == tree(here)
+    # Into an empty folder: the record pages rendered by the early workers too.
+    pages: list[int] = []
+    real_done = builder.EarlyFiles.pages_done
+
+    def pages_done(self: builder.EarlyFiles) -> list[builder.PageDone]:
+        found = real_done(self)
+        pages.append(sum(1 for _, _, kept in found if not kept))
+        return found
+
+    monkeypatch.setattr(builder.EarlyFiles, "pages_done", pages_done)
+    told_fresh = build(tmp_path / "fresh")
+    assert tree(tmp_path / "fresh") == tree(here)
+    rendered = int(re.findall(r"(\d+) pages rendered", told_fresh)[0])
+    assert pages and 0 < pages[0] < rendered
 
 
 def test_a_build_failing_after_the_early_files_started_leaves_them_whole(
     run_cli: RunCli, repo_with_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The early files' workers are waited for when the build fails after they started
-    (not stopped mid-write): each file is whole; the failure is told, without a traceback."""
+    (not stopped mid-write): each file and page they made is whole; the failure is told,
+    without a traceback."""
     import json
 
     from isg.cli import site
@@ -388,7 +404,10 @@ def test_a_build_failing_after_the_early_files_started_leaves_them_whole(
     assert "the SLA store holds a damaged status" in result.output
     assert "Traceback" not in result.output
     made = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert "data/records.json" in made and not [p for p in made if p.endswith(".html")]
+    # What needs only the records was made (the open data, an RfC's page), what needs the
+    # SLA was not (the home page, incident pages, reports)
+    assert "data/records.json" in made and any(p.startswith("rfcs/RFC-") for p in made)
+    assert not [p for p in made if p.startswith(("incidents/", "reports/", "index.html"))]
     for rel in made:  # every early file whole, as the successful build wrote it
         assert (out / rel).read_bytes() == (done / rel).read_bytes(), rel
     json.loads((out / "data" / "records.json").read_text())

@@ -136,7 +136,9 @@ def build_command(
             stack.callback(memo.close)
         # The open data, search index and feeds are made by forked workers from the moment
         # the records are known (with many records), beside the SLA and the pages' plan.
-        early = stack.enter_context(contextlib.closing(EarlyFiles(templates, target)))
+        early = stack.enter_context(
+            contextlib.closing(EarlyFiles(templates, target, internal=internal, memo=memo))
+        )
         try:
             data = gather(
                 registry,

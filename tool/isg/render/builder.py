@@ -34,6 +34,8 @@ from isg.render.pages import (
     charted_statuses,
     plan_pages,
     recent_changes,
+    record_pages,
+    status_pages,
     url,
     year_url,
 )
@@ -328,9 +330,11 @@ def build_site(
     if early is not None and early.started:
         out, present = early.out, early.present  # listed before any of them was written
         makers = [(rel, make) for rel, make in makers if rel not in early.paths]
+        pages = status_pages(data)
     else:
         out = _prepare(out)
         present = set(_walk_files(out))
+        pages = plan_pages(data)
     makers_paths = [rel for rel, _ in makers]
     env = make_environment(site_dir)
     records = sum(len(of_kind) for of_kind in data.records.values())
@@ -348,7 +352,6 @@ def build_site(
                 )
             finally:
                 _JOB.clear()  # the workers have their copy
-        pages = plan_pages(data)
         results = _render_all(
             env,
             pages,
@@ -361,10 +364,12 @@ def build_site(
             memo=memo.rows if memo is not None else None,
         )
         files = [found[0] for found in files_made()] if files_made else results[len(pages) :]
+        done: list[PageDone] = results[: len(pages)]
         if early is not None and early.started:
             files += early.written()
             makers_paths += early.paths
-    done: list[PageDone] = results[: len(pages)]
+            pages += early.pages
+            done += early.pages_done()
     rows: dict[str, Row] = {}
     if memo is not None:
         for page, (_, row, kept) in zip(pages, done, strict=True):
@@ -417,24 +422,31 @@ def _record_file_makers(data: SiteData, site_dir: Path) -> list[Maker]:
 
 
 class EarlyFiles:
-    """The files besides the pages that need only the records (open data, search index,
-    feeds, assets: ~1.8 s of CPU at 50,000 incidents): with many records, forked workers
-    make and write them from the moment the records are known (`start`, given to `gather`
-    as `records_known`), while the SLA is evaluated and the pages are planned here.
-    `build_site` then makes only the rest and counts these. `close` stops the workers."""
+    """Everything that needs only the records, not their SLA state: the open data, search
+    index, feeds and assets, and the pages of problems, known errors, RfCs, releases, CIs
+    and articles (`pages.record_pages`: ~7,500 at 50,000 incidents, ~2 s of CPU). With
+    many records, forked workers make and write them from the moment the records are known
+    (`start`, given to `gather` as `records_known`), while the SLA is evaluated and the
+    other pages are planned here; `build_site` then makes only the rest and counts these.
+    `close` waits for the workers, then ends them."""
 
-    def __init__(self, site_dir: Path, out: Path) -> None:
+    def __init__(
+        self, site_dir: Path, out: Path, *, internal: bool, memo: PageMemo | None = None
+    ) -> None:
         self.site_dir = site_dir
         self.out = out
+        self.internal = internal
+        self.memo = memo
         self.present: set[str] = set()  # what `out` held before any of them was written
-        self.paths: list[str] = []
+        self.paths: list[str] = []  # of the files besides the pages
+        self.pages: list[Page] = []
         self._stack = contextlib.ExitStack()
-        self._results: Callable[[], list[list[bool]]] | None = None
-        self._written: list[bool] | None = None
+        self._soon: Callable[[], list[list[Any]]] | None = None
+        self._found: list[list[Any]] | None = None
 
     @property
     def started(self) -> bool:
-        return self._results is not None
+        return self._soon is not None
 
     def start(self, data: SiteData) -> None:
         records = sum(len(of_kind) for of_kind in data.records.values())
@@ -443,27 +455,40 @@ class EarlyFiles:
         self.out = _prepare(self.out)
         self.present = set(_walk_files(self.out))
         makers = _record_file_makers(data, self.site_dir)
-        _JOB.update(env=None, pages=[], data=data, internal=False, memo=None)
-        _JOB.update(out=self.out, present=self.present, makers=makers)
+        pages = record_pages(data)
+        step = max(50, len(pages) // (workers() * 8))
+        jobs: list[Job] = [("file", index, 0) for index in range(len(makers))]
+        jobs += [("pages", i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
+        env = make_environment(self.site_dir)
+        _JOB.update(env=env, pages=pages, data=data, internal=self.internal, out=self.out)
+        _JOB.update(present=self.present, makers=makers)
+        _JOB.update(memo=self.memo.rows if self.memo is not None else None)
         try:
-            jobs: list[Job] = [("file", index, 0) for index in range(len(makers))]
-            self._results = self._stack.enter_context(forked_soon(_run_job, jobs))
+            self._soon = self._stack.enter_context(forked_soon(_run_job, jobs))
         finally:
             _JOB.clear()  # the workers have their copy
         self.paths = [rel for rel, _ in makers]
+        self.pages = pages
+
+    def _results(self) -> list[list[Any]]:
+        if self._found is None:
+            self._found = self._soon() if self._soon is not None else []
+        return self._found
 
     def written(self) -> list[bool]:
-        """Whether each file was written (its bytes changed), once the workers are done."""
-        if self._written is None:
-            self._written = [found[0] for found in self._results()] if self._results else []
-        return self._written
+        """Whether each file besides the pages was written (its bytes changed)."""
+        return [found[0] for found in self._results()[: len(self.paths)]]
+
+    def pages_done(self) -> list[PageDone]:
+        """What became of each of `pages`, in order."""
+        return [done for found in self._results()[len(self.paths) :] for done in found]
 
     def close(self) -> None:
         """Wait for the workers (a build failing meanwhile leaves no file half written:
         each is whole, old or new), then end them."""
-        if self._results is not None and self._written is None:
+        if self._soon is not None and self._found is None:
             with contextlib.suppress(Exception):  # the build's own failure is the one told
-                self.written()
+                self._results()
         self._stack.close()
 
 

@@ -243,9 +243,40 @@ def back_links(data: SiteData) -> dict[str, dict[str, list[dict[str, Any]]]]:
 
 def plan_pages(data: SiteData) -> list[Page]:
     """Every HTML page of the site."""
+    return status_pages(data) + record_pages(data)
+
+
+def status_pages(data: SiteData) -> list[Page]:
+    """The pages that show the SLA state of incidents or the yearly reports: the home page,
+    the incidents' pages and lists, the reports."""
     pages = [_home(data)]
     pages += _incident_pages(data)
-    pages += _simple_pages(data, "problem")
+    pages.append(
+        Page(
+            "reports/index.html",
+            "reports.html.j2",
+            "Reports",
+            {"years": sorted(data.reports, reverse=True)},
+        )
+    )
+    for year, context in sorted(data.reports.items()):
+        pages.append(
+            Page(
+                f"reports/sla-{year}.html",
+                "report.html.j2",
+                f"Service Level Report {year}",
+                context,
+            )
+        )
+    return pages
+
+
+def record_pages(data: SiteData) -> list[Page]:
+    """The pages that need only the records, not their SLA state (`data.sla`, `data.reports`
+    and `data.fingerprints` unread): problems, known errors, RfCs, releases, CIs, articles
+    and the pages about the service. A large build renders them while the SLA is
+    evaluated (`builder.EarlyFiles`)."""
+    pages = _simple_pages(data, "problem")
     pages += _simple_pages(data, "known-error")
     pages += _rfc_pages(data)
     pages += _release_pages(data)
@@ -272,23 +303,6 @@ def plan_pages(data: SiteData) -> list[Page]:
     )
     pages.append(Page("governance.html", "governance.html.j2", "Governance", _governance(data)))
     pages.append(Page("search.html", "search.html.j2", "Search", {}, timed=False))
-    pages.append(
-        Page(
-            "reports/index.html",
-            "reports.html.j2",
-            "Reports",
-            {"years": sorted(data.reports, reverse=True)},
-        )
-    )
-    for year, context in sorted(data.reports.items()):
-        pages.append(
-            Page(
-                f"reports/sla-{year}.html",
-                "report.html.j2",
-                f"Service Level Report {year}",
-                context,
-            )
-        )
     return pages
 
 
