@@ -349,3 +349,34 @@ def test_the_output_folder_is_listed_with_links_but_not_through_them(tmp_path: P
         "index.html",
         "linked",
     ]
+
+
+def test_record_pages_are_planned_from_the_records_alone(data: SiteData) -> None:
+    """What `gather` gives `records_known` (builder.EarlyFiles) has the records only: the
+    record pages planned from it equal those planned from the whole data, and reading an
+    SLA state, report or fingerprint there fails loudly instead of showing nothing."""
+    from isg.render.builder import SiteError
+    from isg.render.pages import record_pages, status_pages
+
+    early: list[SiteData] = []
+    registry = parse_registry(read_record_files(REPO_ROOT))
+    gather(
+        registry, load_schemas(REPO_ROOT), at=FIXED_NOW, internal=False, records_known=early.append
+    )
+    assert len(early) == 1
+
+    def planned(pages: list[Any]) -> list[tuple[str, str, str, bool, str]]:
+        return [(p.path, p.template, p.title, p.timed, repr(p.context)) for p in pages]
+
+    assert planned(record_pages(early[0])) == planned(record_pages(data))
+    paths = {p.path for p in record_pages(data)} | {p.path for p in status_pages(data)}
+    assert len(paths) == len(plan_pages(data)) and any(p.startswith("rfcs/") for p in paths)
+    for asked in (
+        lambda: early[0].sla.get("INC-2026-00001"),
+        lambda: "x" in early[0].reports,
+        lambda: len(early[0].fingerprints),
+    ):
+        with pytest.raises(SiteError, match="the SLA states are not known yet"):
+            asked()
+    with pytest.raises(SiteError):
+        status_pages(early[0])

@@ -177,7 +177,10 @@ def gather(
         blob = (registry.blobs or {}).get(path)
         blobs[kind, str(data.get("id"))] = blob.encode() if blob else None
     if records_known is not None:
-        records_known(SiteData(at=at, records=records, sla={}, blobs=blobs))
+        unknown = _NotYet()  # what is not known yet fails loudly if asked for
+        early = SiteData(at=at, records=records, sla=unknown, reports=unknown, blobs=blobs)
+        early.fingerprints = unknown
+        records_known(early)
     published = set(records.get("incident", {}))
     if evaluate is None:
         run = evaluate_registry(registry, schemas, now=at)
@@ -230,6 +233,17 @@ def gather(
     return SiteData(
         at=at, records=records, sla=sla, reports=reports, fingerprints=fingerprints, blobs=blobs
     )
+
+
+class _NotYet(dict[Any, Any]):
+    """The SLA states, reports and fingerprints of the site data given to `records_known`,
+    before they are known: reading them is a mistake (`pages.record_pages` and the early
+    files must not depend on them), told at once rather than rendered as empty."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise SiteError("the SLA states are not known yet: only the records may be read here")
+
+    __getitem__ = __contains__ = __iter__ = __len__ = get = keys = values = items = _refuse
 
 
 class ReportKeeper(Protocol):
