@@ -311,22 +311,29 @@ def test_building_page_by_page_equals_rendering_then_writing(
     )
 
 
+@pytest.mark.parametrize("members", [False, True], ids=["public", "internal"])
 def test_files_made_early_by_workers_equal_files_made_with_the_pages(
-    run_cli: RunCli, repo_with_site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run_cli: RunCli,
+    repo_with_site: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    members: bool,
 ) -> None:
     """With many records, forked workers make the open data, search index, feeds and the
     pages that need only the records from the moment the records are known
     (builder.EarlyFiles); the site, and what the build counts as written, removed and
-    rendered, are those of a build that makes them with the other pages."""
+    rendered, are those of a build that makes them with the other pages (the public
+    build and the members')."""
     import re
 
     from isg.render import builder
 
     at = "2026-11-27T12:00:00+00:00"
+    internal = ("--internal",) if members else ()
 
     def build(out: Path) -> str:
         result = run_cli(
-            "site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(out)
+            "site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(out), *internal
         )
         assert result.exit_code == 0, result.output
         return re.sub(r" to \S+ ", " to OUT ", result.output)
