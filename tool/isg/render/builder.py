@@ -340,32 +340,28 @@ def build_site(
     file is written (if its bytes differ) by the process that made it. With `memo` (what
     the last build into `out` left), a page given the same inputs whose file is as it was
     left is neither rendered nor read. `early`: files already being made (for `out`)."""
-    makers = _file_makers(data, site_dir)
     if early is not None and early.started:
         out, present = early.out, early.present  # listed before any of them was written
-        makers = [(rel, make) for rel, make in makers if rel not in early.paths]
+        makers = [_chart_maker(data)]  # the others are made early
         pages = status_pages(data)
     else:
         out = _prepare(out)
         present = set(_walk_files(out))
+        makers = _file_makers(data, site_dir)
         pages = plan_pages(data)
     makers_paths = [rel for rel, _ in makers]
     env = make_environment(site_dir)
-    records = sum(len(of_kind) for of_kind in data.records.values())
     with contextlib.ExitStack() as stack:
         files_made: Callable[[], list[list[bool]]] | None = None
-        if makers and worth_forking(records, PARALLEL_FROM):
+        if worth_forking(_count(data), PARALLEL_FROM):
             # The files besides the pages need only `data`: forked workers make and write
             # them while the pages are planned here, on one core (~1.3 s at 50,000
             # incidents; the SLA chart ~0.25 s, the others ~1.8 s when not made early).
-            _JOB.update(env=env, pages=[], data=data, internal=internal, memo=None)
-            _JOB.update(out=out, present=present, makers=makers)
-            try:
-                files_made = stack.enter_context(
-                    forked_soon(_run_job, [("file", index, 0) for index in range(len(makers))])
-                )
-            finally:
-                _JOB.clear()  # the workers have their copy
+            file_jobs: list[Job] = [("file", index, 0) for index in range(len(makers))]
+            files_made = _forked_jobs(
+                stack, file_jobs, env=env, pages=[], data=data, internal=internal, memo=None,
+                out=out, present=present, makers=makers,
+            )  # fmt: skip
         results = _render_all(
             env,
             pages,
@@ -412,8 +408,12 @@ Maker = tuple[str, Callable[[], bytes]]  # a file besides the pages, and what ma
 def _file_makers(data: SiteData, site_dir: Path) -> list[Maker]:
     """Each file besides the pages with what makes it (each is made and written apart, while
     pages are rendered: the largest are ~50 MB at 50,000 incidents)."""
-    chart = lambda: render_sla_svg_bytes(charted_statuses(data), data.at)  # noqa: E731
-    return [("sla.svg", chart), *_record_file_makers(data, site_dir)]
+    return [_chart_maker(data), *_record_file_makers(data, site_dir)]
+
+
+def _chart_maker(data: SiteData) -> Maker:
+    """The SLA chart: the one file besides the pages that needs the statuses."""
+    return ("sla.svg", lambda: render_sla_svg_bytes(charted_statuses(data), data.at))
 
 
 def _record_file_makers(data: SiteData, site_dir: Path) -> list[Maker]:
@@ -463,8 +463,7 @@ class EarlyFiles:
         return self._soon is not None
 
     def start(self, data: SiteData) -> None:
-        records = sum(len(of_kind) for of_kind in data.records.values())
-        if self.started or not worth_forking(records, PARALLEL_FROM):
+        if self.started or not worth_forking(_count(data), PARALLEL_FROM):
             return
         self.out = _prepare(self.out)
         self.present = set(_walk_files(self.out))
@@ -473,14 +472,11 @@ class EarlyFiles:
         step = max(50, len(pages) // (workers() * 8))
         jobs: list[Job] = [("file", index, 0) for index in range(len(makers))]
         jobs += [("pages", i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
-        env = make_environment(self.site_dir)
-        _JOB.update(env=env, pages=pages, data=data, internal=self.internal, out=self.out)
-        _JOB.update(present=self.present, makers=makers)
-        _JOB.update(memo=self.memo.rows if self.memo is not None else None)
-        try:
-            self._soon = self._stack.enter_context(forked_soon(_run_job, jobs))
-        finally:
-            _JOB.clear()  # the workers have their copy
+        self._soon = _forked_jobs(
+            self._stack, jobs, env=make_environment(self.site_dir), pages=pages, data=data,
+            internal=self.internal, out=self.out, present=self.present, makers=makers,
+            memo=self.memo.rows if self.memo is not None else None,
+        )  # fmt: skip
         self.paths = [rel for rel, _ in makers]
         self.pages = pages
 
@@ -504,6 +500,23 @@ class EarlyFiles:
             with contextlib.suppress(Exception):  # the build's own failure is the one told
                 self._results()
         self._stack.close()
+
+
+def _count(data: SiteData) -> int:
+    return sum(len(of_kind) for of_kind in data.records.values())
+
+
+def _forked_jobs(
+    stack: contextlib.ExitStack, jobs: list[Job], **job: Any
+) -> Callable[[], list[list[Any]]]:
+    """Start `_run_job` for each of `jobs` in forked workers that inherit `job` (what
+    `_run_job` reads: env, pages, data, internal, out, present, makers, memo); the
+    returned function waits for their results, in order. The workers end with `stack`."""
+    _JOB.update(job)
+    try:
+        return stack.enter_context(forked_soon(_run_job, jobs))
+    finally:
+        _JOB.clear()  # the workers have their copy
 
 
 PARALLEL_FROM = 1000  # fewer pages are rendered here: starting processes costs more

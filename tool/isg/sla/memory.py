@@ -890,13 +890,19 @@ class KeptReports:
     forked worker works it out while the build goes on (the SLA statuses, the redaction),
     and the first `key` waits for it. `close` stops it if no key was asked."""
 
-    def __init__(self, store: SlaMemory, context: str, groups: Callable[[], YearGroups]) -> None:
+    def __init__(
+        self,
+        store: SlaMemory,
+        context: str,
+        groups: Callable[[], YearGroups],
+        stack: contextlib.ExitStack | None = None,
+    ) -> None:
         self.store = store
         self.context = context
-        self._groups = groups
+        self._groups = groups  # asked once, by the first `key`
         self._found: YearGroups | None = None
         self.kept = store.reports()
-        self._stack = contextlib.ExitStack()
+        self._stack = stack or contextlib.ExitStack()  # the worker working `groups` out
 
     @classmethod
     def open(cls, root: Path, registry: Registry) -> KeptReports | None:
@@ -918,10 +924,11 @@ class KeptReports:
         except sqlite3.Error:
             store.close()
             return None
-        kept = cls(store, context, partial(year_groups, registry))
-        if worth_forking(len(registry.records), REPORT_KEYS_PARALLEL_FROM):
-            soon = kept._stack.enter_context(forked_soon(year_groups, [registry]))
-            kept._groups = lambda: soon()[0]
+        if not worth_forking(len(registry.records), REPORT_KEYS_PARALLEL_FROM):
+            return cls(store, context, partial(year_groups, registry))
+        with contextlib.ExitStack() as stack:
+            soon = stack.enter_context(forked_soon(year_groups, [registry]))
+            kept = cls(store, context, lambda: soon()[0], stack.pop_all())
         return kept
 
     def key(self, year: int, at: datetime, reopened: set[str] | None, commit: str | None) -> bytes:
