@@ -23,12 +23,12 @@ from isg.cli.common import (
     repo_option,
 )
 from isg.errors import UsageError
-from isg.git_history import head_commit_time, reopened_by_year, resolve_commit
+from isg.git_history import head_commit_time, resolve_commit
 from isg.records import Registry
 from isg.render.builder import REPORTS_PARALLEL_FROM, EarlyFiles, build_site, gather
 from isg.render.page_memo import PageMemo
 from isg.schemas import SchemaSet, load_schemas
-from isg.sla.memory import KeptReports, evaluate_remembered
+from isg.sla.memory import KeptReports, evaluate_remembered, remembered_reopened
 from isg.sla.run import SlaRun
 
 
@@ -100,11 +100,14 @@ def build_command(
     """
     root = registry_root(repo)
     now = _as_of(at, root)
-    # Reopened incidents for every yearly report: one pass over git's history, read while
-    # the records load (git does most of it, in its own process).
+    # Reopened incidents for every yearly report: kept in the SLA store up to the last
+    # build's commit; the commits since (or, the first time, the whole history: one pass)
+    # read while the records load (git does most of it, in its own process).
     reopened: dict[int, set[str]] | None = None
     with ThreadPoolExecutor(1) as pool:  # finished before any worker is forked
-        history = None if no_history else pool.submit(reopened_by_year, root)
+        history = (
+            None if no_history else pool.submit(remembered_reopened, root, use_cache=caching())
+        )
         registry = load_registry(root)
         schemas = load_schemas(root)
         if history is not None:
