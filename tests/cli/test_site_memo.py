@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, RunCli
+from conftest import REPO_ROOT, RunCli, git
 from isg.render.page_memo import page_key, unchanged
 from isg.render.pages import Page
 
@@ -255,8 +255,18 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
         build(run_cli, repo, out)
         assert sorted(made) == again, name
         assert tree(out) == fresh(run_cli, repo, tmp_path / f"fresh-{name}", monkeypatch)
+    # Those changes committed: no record a report reads changed, so none is made again,
+    # and each names the new commit (a report's label, not what it is made of).
+    git(repo, "commit", "-q", "-am", "retitled")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    made.clear()
+    build(run_cli, repo, out)
+    assert made == []
+    for year in years:
+        assert f"<code>{head}</code>" in (out / f"reports/sla-{year}.html").read_text()
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh-committed", monkeypatch)
     assert years == [2025, 2026]
-    assert forks == ([memory.year_groups] * 5 if forked else [])  # one per cached build
+    assert forks == ([memory.year_groups] * 6 if forked else [])  # one per cached build
 
 
 def test_a_field_newly_marked_private_leaves_every_page_that_showed_it(

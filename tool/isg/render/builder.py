@@ -197,7 +197,7 @@ def gather(
     made: dict[int, Any] = {}
     if kept is not None:
         for year in years:
-            keys[year] = kept.key(year, min(at, year_end(year)), again[year], commit)
+            keys[year] = kept.key(year, min(at, year_end(year)), again[year])
             if (found := kept.get(year, keys[year])) is not None:
                 made[year] = found
     missing = [year for year in years if year not in made]
@@ -222,9 +222,11 @@ def gather(
     made.update(fresh)
     if kept is not None:
         kept.keep({year: (keys[year], fresh[year]) for year in fresh})
+    # The commit a report names is only its label: set here, so a kept report made at an
+    # earlier commit (of the same records) names this one.
     reports = {
         year: {
-            "report": _only_published(made[year]["report"], visible),
+            "report": _only_published({**made[year]["report"], "commit": commit}, visible),
             "chart": Markup(made[year]["svg"]),
         }
         for year in years
@@ -249,9 +251,7 @@ class _NotYet(dict[Any, Any]):
 class ReportKeeper(Protocol):
     """Yearly reports kept between builds (`sla.memory.KeptReports`)."""
 
-    def key(
-        self, year: int, at: datetime, reopened: set[str] | None, commit: str | None
-    ) -> bytes: ...
+    def key(self, year: int, at: datetime, reopened: set[str] | None) -> bytes: ...
 
     def get(self, year: int, key: bytes) -> Any | None: ...
 

@@ -24,7 +24,8 @@ ground). Over the years most incidents are closed, so the store keeps:
   as `seen` (`remembered_reopened`: the site's reports count them).
 * `reports`: the site's yearly reports (`KeptReports`), each under a key of the incident,
   RfC and problem files (by blob) its year may read (`compliance.years_read`), its year and
-  time, reopened incidents and commit, under the same context.
+  time and reopened incidents, under the same context (the commit a report names is set by
+  the build that shows it).
 
 A line or status is reused when the incident's file has the same blob, the incident is
 closed by `now` and the context is the same; the output is then byte for byte that of a run
@@ -948,7 +949,8 @@ class KeptReports:
     """The site's yearly reports kept in the store, each under a key of what it was made
     from: the files (by blob) of every incident, RfC and problem the year's report may read
     (`compliance.years_read`), the year, the time it is reported at (a past year's end, else
-    the build's time), the reopened incidents and the commit; the policies, calendars,
+    the build's time) and the reopened incidents (the commit it names is set by the build:
+    a new commit remakes only the years its changed records are read in); the policies, calendars,
     schemas and isg's code are the store's context (a change empties it). A build in which
     no such record changed reuses every past year's report (twelve years at 50,000
     incidents: ~3.5 s), the hourly Pages build among them; one that changed an incident
@@ -999,7 +1001,7 @@ class KeptReports:
             kept = cls(store, context, lambda: soon()[0], stack.pop_all())
         return kept
 
-    def key(self, year: int, at: datetime, reopened: set[str] | None, commit: str | None) -> bytes:
+    def key(self, year: int, at: datetime, reopened: set[str] | None) -> bytes:
         if self._found is None:
             self._found = self._groups()
             self._stack.close()  # the worker is done
@@ -1007,7 +1009,7 @@ class KeptReports:
         for (first, last), lines in self._found:
             if first <= year and (last is None or year <= last):
                 digest.update(lines)
-        made_of = repr((year, at.isoformat(), sorted(reopened or ()), reopened is None, commit))
+        made_of = repr((year, at.isoformat(), sorted(reopened or ()), reopened is None))
         digest.update(made_of.encode())
         return digest.digest()
 
