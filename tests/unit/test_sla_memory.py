@@ -334,6 +334,17 @@ def test_statuses_of_closed_incidents_are_reused_and_equal(
     after_edit = remembered()
     assert len(evaluated) == OPEN + 1 and "INC-2025-04AVC" in evaluated
     assert after_edit == [repr(s) for s in _statuses(git_repo)]
+    # As of its closing instant a kept status is reused; a microsecond before, it is not
+    # (INC-2026-KXEYM closed at 2026-10-28T15:30:00-04:00, 19:30 UTC).
+    closing = datetime(2026, 10, 28, 19, 30, tzinfo=UTC)
+    for now, reused in ((closing, True), (closing - timedelta(microseconds=1), False)):
+        registry = load_registry(git_repo, load_schemas(git_repo))
+        evaluated.clear()
+        run = evaluate_remembered(git_repo, registry, load_schemas(git_repo), now=now)
+        assert ("INC-2026-KXEYM" not in evaluated) is reused, now
+        assert [repr(s) for s in run.statuses] == [repr(s) for s in _statuses(git_repo, now)]
+        lazy = evaluate_remembered(git_repo, registry, load_schemas(git_repo), now=now, lazy=True)
+        assert ("INC-2026-KXEYM" in lazy.kept) is reused, now
 
 
 def test_a_site_built_with_the_store_is_the_site_built_without(

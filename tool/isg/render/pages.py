@@ -358,7 +358,13 @@ def _incident_pages(data: SiteData) -> list[Page]:
         by_year[year].append(row)
         if incident.get("status") != "closed":
             open_rows.append(row)
-        timed = status is not None and not settled_by(incident, data.at)
+        # A remembered status is only ever of an incident closed by `at`
+        # (`evaluate_remembered`): settled, without parsing its closing time again.
+        timed = (
+            status is not None
+            and type(status) is not KeptStatus
+            and not settled_by(incident, data.at)
+        )
         if timed:
             timed_years.add(year)
         problem = data.get("problem", incident.get("problem"))

@@ -96,13 +96,14 @@ from isg.sla.run import (
     evaluate_registry,
     incident_evidence,
 )
+from isg.times import parse_time
 
 T = TypeVar("T")
 
 STORE_FILE = "sla.sqlite"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-FORMAT = "9"  # 6: yearly reports; 7: status summaries; 8: digests; 9: reopened incidents
+FORMAT = "10"  # 7: status summaries; 8: digests; 9: reopened incidents; 10: closing instants
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (
@@ -127,6 +128,8 @@ CREATE TABLE statuses (      -- whole statuses of closed incidents (status_json)
     priority INTEGER NOT NULL, -- what lists show of it, read without decoding the status
     worst TEXT NOT NULL,
     year INTEGER NOT NULL,    -- of its reported_at
+    closed INTEGER NOT NULL,  -- its closing instant in microseconds since 1970: reused by a
+                              -- run as of that time or later (read without parsing the file)
     digest BLOB NOT NULL,     -- blake2b of `status`: checked on reading, decoded only if asked
     status BLOB NOT NULL      -- zlib of status_json
 );
@@ -315,7 +318,7 @@ class SlaMemory:
         """The statuses kept for incidents whose file is still `blobs[incident]`, not decoded
         (a damaged row is left out: that incident is evaluated afresh)."""
         found = {}
-        for incident, blob, priority, worst, year, digest, packed in self.db.execute(
+        for incident, blob, priority, worst, year, closed, digest, packed in self.db.execute(
             "SELECT * FROM statuses"
         ):
             if blobs.get(incident) != blob or not isinstance(packed, bytes):
@@ -324,13 +327,22 @@ class SlaMemory:
             # (~10 + 50 us) wait until the status is asked for.
             if _fingerprint(packed) != digest:
                 continue
-            if isinstance(priority, int) and isinstance(worst, str) and isinstance(year, int):
-                found[incident] = KeptStatus(incident, priority, worst, year, packed, digest)
+            if (
+                isinstance(priority, int)
+                and isinstance(worst, str)
+                and isinstance(year, int)
+                and isinstance(closed, int)
+            ):
+                found[incident] = KeptStatus(
+                    incident, priority, worst, year, packed, digest, closed=closed
+                )
         return found
 
     def keep_statuses(self, rows: Sequence[StatusRow], context: str) -> None:
         """Keep rows (`status_row`) made under `context`."""
-        self._insert("INSERT OR REPLACE INTO statuses VALUES (?, ?, ?, ?, ?, ?, ?)", rows, context)
+        self._insert(
+            "INSERT OR REPLACE INTO statuses VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows, context
+        )
 
     def reports(self) -> dict[int, tuple[bytes, Any]]:
         """The yearly reports kept: year -> (key, report)."""
@@ -398,11 +410,12 @@ class SlaMemory:
             raise
 
 
-StatusRow = tuple[str, str, int, str, int, bytes, bytes]
+StatusRow = tuple[str, str, int, str, int, int, bytes, bytes]
 
 
-def status_row(status: IncidentStatus, blob: str) -> StatusRow:
-    """The row of `statuses` keeping `status` of the incident file `blob`."""
+def status_row(status: IncidentStatus, blob: str, closed: datetime) -> StatusRow:
+    """The row of `statuses` keeping `status` of the incident file `blob`, closed at
+    `closed`."""
     packed = _pack(status_json(status))
     return (
         status.incident_id,
@@ -410,9 +423,15 @@ def status_row(status: IncidentStatus, blob: str) -> StatusRow:
         status.priority,
         status.worst,
         status.reported_at.year,
+        _microseconds(closed),
         _fingerprint(packed),
         packed,
     )
+
+
+def _microseconds(instant: datetime) -> int:
+    """An instant as whole microseconds since 1970 (exact: a datetime holds no finer)."""
+    return (instant - EPOCH) // MICROSECOND
 
 
 class KeptStatus:
@@ -425,6 +444,7 @@ class KeptStatus:
         "_packed",
         "_shown",
         "_status",
+        "closed",
         "fingerprint",
         "incident_id",
         "priority",
@@ -440,8 +460,11 @@ class KeptStatus:
         year: int,
         packed: bytes,
         fingerprint: bytes,
+        *,
+        closed: int,
     ) -> None:
         self.incident_id = incident_id
+        self.closed = closed  # its closing instant, in microseconds since 1970
         self.priority = priority
         self.worst = worst
         self.year = year
@@ -780,8 +803,11 @@ def evaluate_remembered(
             kept = store.statuses(wanted)
         except sqlite3.Error:
             kept = {}
-        # Reused only if closed by `now` (a build as of an earlier time evaluates afresh).
-        kept = {i: k for i, k in kept.items() if _closed(registry.get("incident", i), now)}
+        # Reused only if closed by `now` (a build as of an earlier time evaluates afresh): a
+        # status is kept only of a closed incident, with the instant its file (the same blob)
+        # says it closed at.
+        until = _microseconds(now)
+        kept = {i: k for i, k in kept.items() if k.closed <= until}
         if lazy:
             run = evaluate_registry(
                 registry, schemas, now=now, ids=ids, reused=kept.keys(), progress=progress
@@ -797,11 +823,12 @@ def evaluate_remembered(
                 registry, schemas, now=now, ids=ids, known=known, progress=progress
             )
         fresh = [
-            status_row(status, blobs[status.incident_id])
+            status_row(status, blobs[status.incident_id], closed)
             for status in run.statuses
             if status.incident_id not in kept
             and status.incident_id in blobs
-            and _closed(registry.get("incident", status.incident_id), now)
+            and (closed := _closed_at(registry.get("incident", status.incident_id), now))
+            is not None
         ]
         # Newly kept statuses get their fingerprint now: the next build, which reads them
         # back, then keys their pages as this one does.
@@ -911,6 +938,13 @@ def _status_json_lines(
 
 def _closed(record: Record | None, now: datetime) -> bool:
     return record is not None and closed_by(record, now)
+
+
+def _closed_at(record: Record | None, now: datetime) -> datetime | None:
+    """When the incident closed, if it is closed by `now` (`closed_by`)."""
+    if record is None or not closed_by(record, now):
+        return None
+    return parse_time(record.data["milestones"]["closed"])  # closed_by parsed it
 
 
 def _history(root: Path, memory: SlaMemory | None) -> tuple[FirstSeenMap | None, SlaMemory | None]:
