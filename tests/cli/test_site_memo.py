@@ -233,31 +233,46 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
     monkeypatch.setattr(
         builder.ReportBasis, "of", lambda registry: bases.append(1) or real_basis(registry)
     )
+    reads: list[str] = []  # what reports read of a record, worked out (here, not forked)
+    real_reads = memory.years_read
+    monkeypatch.setattr(memory, "years_read", lambda k, d: reads.append(k) or real_reads(k, d))
     out = tmp_path / "site"
     build(run_cli, repo, out)
     years = sorted(made)
     assert len(years) >= 2
+    assert bool(reads) is not forked  # worked out for each record, the first time
     made.clear()
+    reads.clear()
     build(run_cli, repo, out)
     assert made == [] and bases == [1]  # nothing changed: every report kept, nothing read
+    assert reads == []  # what reports read of each file is kept by blob
     assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh-kept", monkeypatch)
     made.clear()
     later = "2026-11-28T12:00:00+00:00"
     result = run_cli("site", "build", "--repo", str(repo), "--at", later, "--out", str(out))
     assert result.exit_code == 0, result.output
     assert made == [2026]  # only the year that is still running is reported at the new time
-    # A changed incident: the years that may read it (compliance.years_read) are made again.
+    # A changed incident: the years that may read it (compliance.years_read) are made again;
+    # its free text, which no report reads (memory.REPORT_BLIND), makes none.
     incidents = repo / "records" / "incidents"
-    for name, again in (("INC-2026-4ADP7", [2026]), ("INC-2025-04AVC", [2025, 2026])):
+    for name, old, new, again in (
+        ("INC-2026-4ADP7", "urgency: medium", "urgency: high", [2026]),
+        ("INC-2025-04AVC", "urgency: medium", "urgency: high", [2025, 2026]),
+        ("INC-2025-04AVC", "title: ", "title: Changed, ", []),
+        ("INC-2026-4ADP7", "title: ", "title: Changed, ", []),
+    ):
         made.clear()
         incident = incidents / f"{name}.yaml"
-        incident.write_text(incident.read_text().replace("title: ", "title: Changed, ", 1))
+        text = incident.read_text()
+        assert old in text
+        incident.write_text(text.replace(old, new, 1))
         build(run_cli, repo, out)
-        assert sorted(made) == again, name
-        assert tree(out) == fresh(run_cli, repo, tmp_path / f"fresh-{name}", monkeypatch)
+        assert sorted(made) == again, (name, old)
+        fresh_site = fresh(run_cli, repo, tmp_path / f"fresh-{name}-{len(again)}", monkeypatch)
+        assert tree(out) == fresh_site
     # Those changes committed: no record a report reads changed, so none is made again,
     # and each names the new commit (a report's label, not what it is made of).
-    git(repo, "commit", "-q", "-am", "retitled")
+    git(repo, "commit", "-q", "-am", "changed")
     head = git(repo, "rev-parse", "HEAD").strip()
     made.clear()
     build(run_cli, repo, out)
@@ -266,7 +281,7 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
         assert f"<code>{head}</code>" in (out / f"reports/sla-{year}.html").read_text()
     assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh-committed", monkeypatch)
     assert years == [2025, 2026]
-    assert forks == ([memory.year_groups] * 6 if forked else [])  # one per cached build
+    assert forks == ([memory._year_groups_of] * 8 if forked else [])  # one per cached build
 
 
 def test_a_field_newly_marked_private_leaves_every_page_that_showed_it(

@@ -258,3 +258,43 @@ def test_years_read_at_the_edges() -> None:
     assert years_read("rfc", rfc) == (2025, 2027)
     assert years_read("rfc", {}) is None
     assert years_read("problem", {"identified_at": "2026-02-01T10:00:00+01:00"}) == (2026, 2026)
+
+
+def test_no_report_reads_what_the_site_says_reports_are_blind_to() -> None:
+    """`sla.memory.REPORT_BLIND` lets the site keep a year's report when an incident's free
+    text changes: with each of those fields changed (or added) in every incident, every
+    year's report is the same; with a field reports do read changed, one differs."""
+    from conftest import FIXED_NOW
+    from isg.compliance_report import build_report, report_dict
+    from isg.schemas import load_schemas
+    from isg.sla.memory import REPORT_BLIND
+
+    files = read_record_files(REPO_ROOT)
+    schemas = load_schemas(REPO_ROOT)
+    changed_to = {
+        "title": "Another title",
+        "description": "Another description.",
+        "internal_notes": "Other notes.",
+        "reported_by": "MEM-ZZ-NOBODY",
+        "channel": "monitoring",
+    }
+    assert set(changed_to) == REPORT_BLIND
+
+    def reports(**fields: Any) -> dict[int, Any]:
+        registry = parse_registry(files)
+        for record in registry.of_kind("incident"):
+            record.data.update(fields)
+            assert registry.is_valid(record, schemas), record.path
+        return {
+            year: report_dict(
+                build_report(
+                    registry, schemas, year=year, now=FIXED_NOW, reopened=None, commit=None
+                )
+            )
+            for year in (2025, 2026)
+        }
+
+    whole = reports()
+    for field, value in changed_to.items():
+        assert reports(**{field: value}) == whole, field
+    assert reports(urgency="low") != whole

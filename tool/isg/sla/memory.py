@@ -22,10 +22,10 @@ ground). Over the years most incidents are closed, so the store keeps:
 * `reopened`: the incidents reopened in each year (`git_history.reopened_by_year`), read
   from git's history up to the commit in `meta.reopened`, brought up to HEAD the same way
   as `seen` (`remembered_reopened`: the site's reports count them).
-* `reports`: the site's yearly reports (`KeptReports`), each under a key of the incident,
-  RfC and problem files (by blob) its year may read (`compliance.years_read`), its year and
-  time and reopened incidents, under the same context (the commit a report names is set by
-  the build that shows it).
+* `reports`: the site's yearly reports (`KeptReports`), each under a key of what it may read
+  of incident, RfC and problem files (`compliance.years_read`, `report_digest`; kept by
+  blob in `report_reads`), its year and time and reopened incidents, under the same
+  context (the commit a report names is set by the build that shows it).
 
 A line or status is reused when the incident's file has the same blob, the incident is
 closed by `now` and the context is the same; the output is then byte for byte that of a run
@@ -103,7 +103,7 @@ T = TypeVar("T")
 STORE_FILE = "sla.sqlite"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-FORMAT = "10"  # 7: status summaries; 8: digests; 9: reopened incidents; 10: closing instants
+FORMAT = "11"  # 8: digests; 9: reopened incidents; 10: closing instants; 11: report reads
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (
@@ -137,6 +137,12 @@ CREATE TABLE reopened (      -- incidents reopened, by the year of the commit, u
     year INTEGER NOT NULL,
     incident TEXT NOT NULL,
     PRIMARY KEY (year, incident)
+) WITHOUT ROWID;
+CREATE TABLE report_reads (  -- what yearly reports read of each file (`year_groups`)
+    blob TEXT PRIMARY KEY,    -- its kind and blob: "incident 0123abc..."
+    first INTEGER,            -- the years that may read it (NULL: none)
+    last INTEGER,             -- (NULL: every year from `first` on)
+    digest TEXT NOT NULL      -- of what they read of it (`report_digest`)
 ) WITHOUT ROWID;
 CREATE TABLE reports (       -- the site's yearly reports (plain_json), by what they were made of
     year INTEGER PRIMARY KEY,
@@ -353,6 +359,30 @@ class SlaMemory:
             except (ValueError, TypeError, KeyError, IndexError, zlib.error):
                 continue  # a damaged row: that year is made afresh
         return found
+
+    def report_reads(self) -> dict[str, ReportRead]:
+        """What yearly reports read of each file, by its kind and blob (`year_groups`; a damaged
+        row is left out)."""
+        found = {}
+        for blob, first, last, digest in self.db.execute("SELECT * FROM report_reads"):
+            if (
+                isinstance(blob, str)
+                and isinstance(digest, str)
+                and (first is None or isinstance(first, int))
+                and (last is None or isinstance(last, int))
+            ):
+                found[blob] = (None if first is None else (first, last), digest)
+        return found
+
+    def keep_report_reads(self, reads: Mapping[str, ReportRead]) -> None:
+        rows = [
+            (blob, None, None, digest) if years is None else (blob, *years, digest)
+            for blob, (years, digest) in reads.items()
+        ]
+        if rows:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("INSERT OR REPLACE INTO report_reads VALUES (?, ?, ?, ?)", rows)
+            self.db.execute("COMMIT")
 
     def keep_reports(self, rows: Mapping[int, tuple[bytes, Any]], context: str) -> None:
         """Keep year -> (key, report) made under `context`, replacing what a year had."""
@@ -981,24 +1011,27 @@ REPORT_KINDS = ("incident", "rfc", "problem")  # the records a yearly report rea
 
 class KeptReports:
     """The site's yearly reports kept in the store, each under a key of what it was made
-    from: the files (by blob) of every incident, RfC and problem the year's report may read
-    (`compliance.years_read`), the year, the time it is reported at (a past year's end, else
-    the build's time) and the reopened incidents (the commit it names is set by the build:
-    a new commit remakes only the years its changed records are read in); the policies, calendars,
-    schemas and isg's code are the store's context (a change empties it). A build in which
-    no such record changed reuses every past year's report (twelve years at 50,000
-    incidents: ~3.5 s), the hourly Pages build among them; one that changed an incident
-    makes again only the years that incident is in.
+    from: what the year's report may read (`report_digest`) of every incident, RfC and
+    problem it may read (`compliance.years_read`), the year, the time it is reported at (a
+    past year's end, else the build's time) and the reopened incidents (the commit it names
+    is set by the build: a new commit remakes only the years its changed records are read
+    in); the policies, calendars, schemas and isg's code are the store's context (a change
+    empties it). A build in which no such record changed reuses every past year's report
+    (twelve years at 50,000 incidents: ~3.5 s), the hourly Pages build among them; one that
+    changed what reports read of an incident makes again only the years that incident is
+    in (retitling it makes none).
 
-    Which years read each record takes ~0.6 s at 50,000 incidents: with many records a
-    forked worker works it out while the build goes on (the SLA statuses, the redaction),
-    and the first `key` waits for it. `close` stops it if no key was asked."""
+    Which years read each record, and what they read, is kept by blob (`report_reads`):
+    worked out for every record it took ~1.4 s at 50,000 incidents. With many records a
+    forked worker reads what is kept and works out the rest while the build goes on (the
+    SLA statuses, the redaction), and the first `key` waits for it and keeps what it
+    worked out. `close` stops it if no key was asked."""
 
     def __init__(
         self,
         store: SlaMemory,
         context: str,
-        groups: Callable[[], YearGroups],
+        groups: Callable[[], tuple[YearGroups, dict[str, ReportRead]]],
         stack: contextlib.ExitStack | None = None,
     ) -> None:
         self.store = store
@@ -1029,16 +1062,20 @@ class KeptReports:
             store.close()
             return None
         if not worth_forking(len(registry.records), REPORT_KEYS_PARALLEL_FROM):
-            return cls(store, context, partial(year_groups, registry))
+            return cls(store, context, lambda: year_groups(registry, _reads_of(store)))
         with contextlib.ExitStack() as stack:
-            soon = stack.enter_context(forked_soon(year_groups, [registry]))
+            # The worker reads the kept reads through its own connection (the parent's is
+            # not the child's to use).
+            soon = stack.enter_context(forked_soon(_year_groups_of, [(root, registry)]))
             kept = cls(store, context, lambda: soon()[0], stack.pop_all())
         return kept
 
     def key(self, year: int, at: datetime, reopened: set[str] | None) -> bytes:
         if self._found is None:
-            self._found = self._groups()
+            self._found, fresh = self._groups()
             self._stack.close()  # the worker is done
+            with contextlib.suppress(sqlite3.Error):
+                self.store.keep_report_reads(fresh)
         digest = hashlib.blake2b(digest_size=16)
         for (first, last), lines in self._found:
             if first <= year and (last is None or year <= last):
@@ -1063,21 +1100,67 @@ class KeptReports:
 REPORT_KEYS_PARALLEL_FROM = 10_000  # records: below, working the groups out here is quicker
 # The records a report may read, grouped by the years that may read them: for each group
 # (first year, last year or None for every year on), a digest of its records' paths and
-# blobs, in path order; the groups in a fixed order.
+# what reports read of them, in path order; the groups in a fixed order.
 YearGroups = list[tuple[tuple[int, int | None], bytes]]
+ReportRead = tuple[tuple[int, int | None] | None, str]  # years_read, report_digest
+
+# What no yearly report reads of an incident: its free text, who reported it and how (read by
+# neither `compliance`, `compliance_report` nor the SLA's deadlines; the status's title is not
+# in a report). Editing them leaves every report as it was (tests/cli/test_site_memo.py).
+REPORT_BLIND = frozenset({"title", "description", "internal_notes", "reported_by", "channel"})
 
 
-def year_groups(registry: Registry) -> YearGroups:
+def report_digest(kind: str, data: Mapping[str, Any]) -> str:
+    """A digest of what yearly reports may read of a record: all of an incident but
+    `REPORT_BLIND`, all of anything else (repr of YAML's plain data is faithful)."""
+    if kind == "incident":
+        data = {name: value for name, value in data.items() if name not in REPORT_BLIND}
+    text = repr(data).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+def year_groups(
+    registry: Registry, known: Mapping[str, ReportRead]
+) -> tuple[YearGroups, dict[str, ReportRead]]:
     """Each year's report key is made from the digests of the groups whose years hold it:
-    a record's changed blob, or years, changes the key of every year that may read it."""
+    a change to what reports read of a record, or to its years, changes the key of every
+    year that may read it. `known`: what is kept, by blob; returned with the groups: what
+    was worked out here, by blob."""
     groups: dict[tuple[int, int | None], Any] = {}
     blobs = registry.blobs or {}
+    fresh: dict[str, ReportRead] = {}
     for kind in REPORT_KINDS:
         for record in sorted(registry.of_kind(kind), key=lambda r: r.path):
-            years = years_read(kind, record.data)
+            blob = f"{kind} {blobs[record.path]}"  # what a file is read as depends on its kind
+            found = known.get(blob) or fresh.get(blob)
+            if found is None:
+                found = fresh[blob] = (
+                    years_read(kind, record.data),
+                    report_digest(kind, record.data),
+                )
+            years, digest = found
             if years is not None:
                 if years not in groups:
                     groups[years] = hashlib.blake2b(digest_size=16)
-                groups[years].update(f"{record.path}\0{blobs[record.path]}\n".encode())
+                groups[years].update(f"{record.path}\0{digest}\n".encode())
     order = sorted(groups, key=lambda y: (y[0], y[1] is None, y[1] or 0))
-    return [(years, groups[years].digest()) for years in order]
+    return [(years, groups[years].digest()) for years in order], fresh
+
+
+def _reads_of(store: SlaMemory) -> dict[str, ReportRead]:
+    try:
+        return store.report_reads()
+    except sqlite3.Error:
+        return {}
+
+
+def _year_groups_of(job: tuple[Path, Registry]) -> tuple[YearGroups, dict[str, ReportRead]]:
+    """`year_groups` in a forked worker, reading what is kept through its own connection."""
+    root, registry = job
+    store = SlaMemory.open(root)
+    try:
+        known = _reads_of(store) if store is not None else {}
+    finally:
+        if store is not None:
+            store.close()
+    return year_groups(registry, known)
