@@ -485,3 +485,39 @@ def test_all_statuses_gives_the_kept_ones_decoded_once(git_repo: Path) -> None:
     assert {i: repr(every[i]) for i in every} == expected
     some = next(iter(run.kept))
     assert every[some] is every[some] and every.get("INC-1999-NONE1") is None
+
+
+def test_public_holidays_are_kept_and_a_later_run_does_not_ask_the_package(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing `holidays` takes ~0.4 s: the store keeps what it gave, by its version, and
+    a later run counts working time with those, to the same answer."""
+    import holidays
+
+    from isg import business_calendar
+    from isg.sla import context
+
+    def forget() -> None:  # as a new process would start
+        business_calendar._holidays.cache_clear()
+        business_calendar._cached_day_segments.cache_clear()
+        business_calendar._INDEXES.clear()
+        business_calendar._SEEDED.clear()
+        business_calendar._WORKED_OUT.clear()
+        context._CALENDARS.clear()
+
+    forget()
+    first, _ = _document(git_repo, use_cache=True, evidence=False)
+    asked: list[str] = []
+    real = holidays.country_holidays
+    monkeypatch.setattr(
+        holidays, "country_holidays", lambda *a, **k: asked.append(a[0]) or real(*a, **k)
+    )
+    forget()
+    again, _ = _document(git_repo, use_cache=True, evidence=False)
+    assert again == first and asked == []
+    forget()
+    plain, _ = _document(git_repo, use_cache=False, evidence=False)
+    assert plain == first and asked  # without the store: asked
+    with sqlite3.connect(git_repo / CACHE_DIR / STORE_FILE) as db:
+        version = db.execute("SELECT DISTINCT version FROM holidays").fetchall()
+    assert version == [(f"holidays {holidays.__version__}",)]

@@ -364,11 +364,36 @@ def _subtract(
     return [item for item in result if item[0][0] < item[0][1]]
 
 
-@cache
-def _holidays(country: str, subdivision: str | None, year: int) -> Any:
-    import holidays  # 45 ms to import; only calendars need it
+HolidayKey = tuple[str, str | None, int]  # country, subdivision, year
+# Public holidays worked out before (`seed_holidays`) and in this process: the `holidays`
+# package imports every country's module on first use (~0.4 s of each run that counts
+# working time), so the SLA store keeps them (`sla.memory.SlaMemory`).
+_SEEDED: dict[HolidayKey, dict[date, str]] = {}
+_WORKED_OUT: dict[HolidayKey, dict[date, str]] = {}
 
-    return holidays.country_holidays(country, subdiv=subdivision, years=year, language="en_US")
+
+def seed_holidays(known: Mapping[HolidayKey, Mapping[date, str]]) -> None:
+    """Public holidays as `holidays` gave them in an earlier run (with the same version)."""
+    _SEEDED.update((key, dict(days)) for key, days in known.items())
+
+
+def take_holidays_worked_out() -> dict[HolidayKey, dict[date, str]]:
+    """The public holidays this process asked `holidays` for since the last call."""
+    found = dict(_WORKED_OUT)
+    _WORKED_OUT.clear()
+    return found
+
+
+@cache
+def _holidays(country: str, subdivision: str | None, year: int) -> Mapping[date, str]:
+    key = (country, subdivision, year)
+    found = _SEEDED.get(key)
+    if found is None:
+        import holidays  # ~0.4 s: it imports every country's module
+
+        days = holidays.country_holidays(country, subdiv=subdivision, years=year, language="en_US")
+        found = _WORKED_OUT[key] = {day: str(name) for day, name in days.items()}
+    return found
 
 
 def parse_ranges(texts: Any) -> tuple[Minutes, ...]:

@@ -19,6 +19,9 @@ ground). Over the years most incidents are closed, so the store keeps:
   with their zone), under the same context, for the commands that need statuses rather
   than lines: `sla status` as text or SVG, `explain`, `watch` and the site
   (`evaluate_remembered`).
+* `holidays`: the public holidays the calendars asked the `holidays` package for, by its
+  version (importing it takes ~0.4 s: a run that finds them here does not), given to
+  `business_calendar` when the store is opened and kept when it is closed.
 * `reopened`: the incidents reopened in each year (`git_history.reopened_by_year`), read
   from git's history up to the commit in `meta.reopened`, brought up to HEAD the same way
   as `seen` (`remembered_reopened`: the site's reports count them).
@@ -48,12 +51,13 @@ import sys
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from isg.business_calendar import HolidayKey, seed_holidays, take_holidays_worked_out
 from isg.compliance import years_read
 from isg.errors import IsgError, RegistryError
 from isg.forks import forked_soon, worth_forking
@@ -103,7 +107,7 @@ T = TypeVar("T")
 STORE_FILE = "sla.sqlite"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
-FORMAT = "11"  # 8: digests; 9: reopened incidents; 10: closing instants; 11: report reads
+FORMAT = "12"  # 9: reopened incidents; 10: closing instants; 11: report reads; 12: holidays
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE seen (
@@ -138,6 +142,14 @@ CREATE TABLE reopened (      -- incidents reopened, by the year of the commit, u
     incident TEXT NOT NULL,
     PRIMARY KEY (year, incident)
 ) WITHOUT ROWID;
+CREATE TABLE holidays (      -- public holidays as the `holidays` package (of `version`) gave them
+    version TEXT NOT NULL,
+    country TEXT NOT NULL,
+    subdivision TEXT NOT NULL, -- '' for none
+    year INTEGER NOT NULL,
+    days TEXT NOT NULL,        -- JSON: {"YYYY-MM-DD": name}
+    PRIMARY KEY (version, country, subdivision, year)
+) WITHOUT ROWID;
 CREATE TABLE report_reads (  -- what yearly reports read of each file (`year_groups`)
     blob TEXT PRIMARY KEY,    -- its kind and blob: "incident 0123abc..."
     first INTEGER,            -- the years that may read it (NULL: none)
@@ -165,10 +177,41 @@ class SlaMemory:
     def open(cls, root: Path) -> SlaMemory | None:
         salt = cache_salt(root)
         db = open_database(root, STORE_FILE, _SCHEMA, f"{FORMAT} {salt}")
-        return cls(db, salt) if db is not None else None
+        if db is None:
+            return None
+        store = cls(db, salt)
+        with contextlib.suppress(sqlite3.Error):
+            seed_holidays(store.holidays())
+        return store
 
     def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.keep_holidays(take_holidays_worked_out())
         self.db.close()
+
+    def holidays(self) -> dict[HolidayKey, dict[date, str]]:
+        """The public holidays kept for this version of `holidays` (damaged rows left out)."""
+        found = {}
+        query = "SELECT country, subdivision, year, days FROM holidays WHERE version = ?"
+        for country, subdivision, year, days in self.db.execute(query, (_holidays_version(),)):
+            try:
+                found[country, subdivision or None, year] = {
+                    date.fromisoformat(day): str(name) for day, name in json.loads(days).items()
+                }
+            except (ValueError, TypeError, AttributeError):
+                continue
+        return found
+
+    def keep_holidays(self, found: Mapping[HolidayKey, Mapping[date, str]]) -> None:
+        version = _holidays_version()
+        rows = [
+            (version, country, subdivision or "", year, _holiday_text(days))
+            for (country, subdivision, year), days in found.items()
+        ]
+        if rows:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("INSERT OR REPLACE INTO holidays VALUES (?, ?, ?, ?, ?)", rows)
+            self.db.execute("COMMIT")
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -571,6 +614,15 @@ def context_digest(salt: str, registry: Registry) -> str | None:
             digest.update(f"{record.path}\0{registry.blobs.get(record.path)}\0".encode())
     digest.update(f"{sys.version}\0{_data_versions()}".encode())
     return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def _holidays_version() -> str:
+    return package_versions(("holidays",))[0]
+
+
+def _holiday_text(days: Mapping[date, str]) -> str:
+    return json.dumps({day.isoformat(): name for day, name in sorted(days.items())})
 
 
 def _data_versions() -> str:
