@@ -375,20 +375,21 @@ def build_site(
         )
         files = [found[0] for found in files_made()] if files_made else results[len(pages) :]
         done: list[PageDone] = results[: len(pages)]
+        page_paths = [page.path for page in pages]
         if early is not None and early.started:
             files += early.written()
             makers_paths += early.paths
-            pages += early.pages
+            page_paths += early.page_paths()
             done += early.pages_done()
     rows: dict[str, Row] = {}
     if memo is not None:
-        for page, (_, row, kept) in zip(pages, done, strict=True):
+        for path, (_, row, kept) in zip(page_paths, done, strict=True):
             if kept:
-                rows[page.path] = memo.rows[page.path]
+                rows[path] = memo.rows[path]
             elif row is not None:
-                rows[page.path] = row
+                rows[path] = row
         memo.keep(rows)
-    paths = {page.path for page in pages} | set(makers_paths)
+    paths = set(page_paths) | set(makers_paths)
     return BuildCounts(
         files=len(paths),
         written=sum(written for written, _, _ in done) + sum(files),
@@ -438,7 +439,8 @@ def _record_file_makers(data: SiteData, site_dir: Path) -> list[Maker]:
 class EarlyFiles:
     """Everything that needs only the records, not their SLA state: the open data, search
     index, feeds and assets, and the pages of problems, known errors, RfCs, releases, CIs
-    and articles (`pages.record_pages`: ~7,500 at 50,000 incidents, ~2 s of CPU). With
+    and articles (`pages.record_pages`: ~7,500 at 50,000 incidents, ~2 s of CPU, planned by
+    the worker that makes them). With
     many records, forked workers make and write them from the moment the records are known
     (`start`, given to `gather` as `records_known`), while the SLA is evaluated and the
     other pages are planned here; `build_site` then makes only the rest and counts these.
@@ -453,7 +455,6 @@ class EarlyFiles:
         self.memo = memo
         self.present: set[str] = set()  # what `out` held before any of them was written
         self.paths: list[str] = []  # of the files besides the pages
-        self.pages: list[Page] = []
         self._stack = contextlib.ExitStack()
         self._soon: Callable[[], list[list[Any]]] | None = None
         self._found: list[list[Any]] | None = None
@@ -468,17 +469,17 @@ class EarlyFiles:
         self.out = _prepare(self.out)
         self.present = set(_walk_files(self.out))
         makers = _record_file_makers(data, self.site_dir)
-        pages = record_pages(data)
-        step = max(50, len(pages) // (workers() * 8))
+        # The record pages are planned by the worker that makes them (~0.5 s at 50,000
+        # incidents, off the parent's way), the second job: the open data, the slowest
+        # file, is the first worker's first.
         jobs: list[Job] = [("file", index, 0) for index in range(len(makers))]
-        jobs += [("pages", i, min(i + step, len(pages))) for i in range(0, len(pages), step)]
+        jobs.insert(_RECORD_PAGES_JOB, ("record-pages", 0, 0))
         self._soon = _forked_jobs(
-            self._stack, jobs, env=make_environment(self.site_dir), pages=pages, data=data,
+            self._stack, jobs, env=make_environment(self.site_dir), pages=[], data=data,
             internal=self.internal, out=self.out, present=self.present, makers=makers,
             memo=self.memo.rows if self.memo is not None else None,
         )  # fmt: skip
         self.paths = [rel for rel, _ in makers]
-        self.pages = pages
 
     def _results(self) -> list[list[Any]]:
         if self._found is None:
@@ -487,11 +488,19 @@ class EarlyFiles:
 
     def written(self) -> list[bool]:
         """Whether each file besides the pages was written (its bytes changed)."""
-        return [found[0] for found in self._results()[: len(self.paths)]]
+        return [found[0] for job, found in enumerate(self._results()) if job != _RECORD_PAGES_JOB]
+
+    def page_paths(self) -> list[str]:
+        """The record pages' paths, in the order of `pages_done`."""
+        return [path for path, _ in self._record_pages()]
 
     def pages_done(self) -> list[PageDone]:
-        """What became of each of `pages`, in order."""
-        return [done for found in self._results()[len(self.paths) :] for done in found]
+        """What became of each record page, in order."""
+        return [done for _, done in self._record_pages()]
+
+    def _record_pages(self) -> list[tuple[str, PageDone]]:
+        found = self._results()
+        return found[_RECORD_PAGES_JOB] if found else []
 
     def close(self) -> None:
         """Wait for the workers (a build failing meanwhile leaves no file half written:
@@ -500,6 +509,9 @@ class EarlyFiles:
             with contextlib.suppress(Exception):  # the build's own failure is the one told
                 self._results()
         self._stack.close()
+
+
+_RECORD_PAGES_JOB = 1  # the early job making the record pages; the others make files
 
 
 def _count(data: SiteData) -> int:
@@ -521,7 +533,9 @@ def _forked_jobs(
 
 PARALLEL_FROM = 1000  # fewer pages are rendered here: starting processes costs more
 _JOB: dict[str, Any] = {}
-Job = tuple[str, int, int]  # ("pages", first, end) or ("file", index of its maker, 0)
+# ("pages", first, end), ("file", index of its maker, 0) or ("record-pages", 0, 0): those
+# planned by the worker (`pages.record_pages`), each with its path.
+Job = tuple[str, int, int]
 PageDone = tuple[bool, Row | None, bool]  # written, its memo row, kept as the memo says
 
 
@@ -582,9 +596,27 @@ def _run_job(job: Job) -> list[Any]:
         rel, make = _JOB["makers"][job[1]]
         content = make()
         return [_put(out, rel, content, rel in present, folders)]
+    if job[0] == "record-pages":
+        planned = record_pages(data)
+        done = _pages_done(env, planned, data, internal, out, present, folders)
+        return [(page.path, one) for page, one in zip(planned, done, strict=True)]
+    return _pages_done(env, pages[job[1] : job[2]], data, internal, out, present, folders)
+
+
+def _pages_done(
+    env: Environment,
+    pages: list[Page],
+    data: SiteData,
+    internal: bool,
+    out: Path | None,
+    present: set[str],
+    folders: set[str],
+) -> list[Any]:
+    """Each page rendered (`out` None: its bytes), else written if its bytes differ, or kept
+    as the memo says it can be (a `PageDone`)."""
     found: list[Any] = []
     memo = _JOB["memo"]
-    for page in pages[job[1] : job[2]]:
+    for page in pages:
         if out is None:
             found.append(_render(env, page, data, internal=internal))
             continue
