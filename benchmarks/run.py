@@ -31,27 +31,39 @@ FLOOR = (
 )
 
 
+Case = tuple[str, list[str], Path, Callable[[], None] | None]  # name, command, cwd, before
+
+
 def measure(
     command: list[str], cwd: Path, runs: int, before: Callable[[], None] | None = None
 ) -> tuple[float, float]:
     """(median seconds, peak MiB) of `command` over `runs` runs; `before` runs (unmeasured)
     before each one."""
-    times, peaks = [], []
+    return measure_in_turn([("", command, cwd, before)], runs)[0]
+
+
+def measure_in_turn(cases: list[Case], runs: int) -> list[tuple[float, float]]:
+    """`measure` of each case, the cases taking turns run by run (A B A B ...): this
+    machine's speed drifts by the minute, so two commands compared are measured in the
+    same minutes rather than one after the other."""
+    times: list[list[float]] = [[] for _ in cases]
+    peaks: list[list[float]] = [[] for _ in cases]
     for _ in range(runs):
-        if before is not None:
-            before()
-        # The last run's files written back first (unmeasured): a full site build leaves
-        # ~500 MB in the page cache, whose write-back slowed whichever run came next (isg's
-        # own next build, or Hugo's first) by seconds on this disk.
-        os.sync()
-        start = time.perf_counter()
-        process = subprocess.Popen(
-            command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        _, _, usage = os.wait4(process.pid, 0)
-        times.append(time.perf_counter() - start)
-        peaks.append(usage.ru_maxrss / 1024)
-    return statistics.median(times), max(peaks)
+        for index, (_, command, cwd, before) in enumerate(cases):
+            if before is not None:
+                before()
+            # The last run's files written back first (unmeasured): a full site build
+            # leaves ~500 MB in the page cache, whose write-back slowed whichever run came
+            # next (isg's own next build, or Hugo's first) by seconds on this disk.
+            os.sync()
+            start = time.perf_counter()
+            process = subprocess.Popen(
+                command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            _, _, usage = os.wait4(process.pid, 0)
+            times[index].append(time.perf_counter() - start)
+            peaks[index].append(usage.ru_maxrss / 1024)
+    return [(statistics.median(t), max(m)) for t, m in zip(times, peaks, strict=True)]
 
 
 def set_aside(folder: Path, trash: Path) -> None:
@@ -149,6 +161,9 @@ def versions() -> dict[str, str]:
     }
 
 
+HUGO = "hugo (as many pages, into an empty folder)"
+
+
 def measure_size(size: int, args: argparse.Namespace) -> list[tuple[int, str, float, float]]:
     """Generate (or reuse) the registry of `size` incidents and measure every case on it."""
     rows: list[tuple[int, str, float, float]] = []
@@ -210,7 +225,7 @@ def measure_size(size: int, args: argparse.Namespace) -> list[tuple[int, str, fl
     subprocess.run(warm, cwd=registry, stdout=subprocess.DEVNULL, check=False)  # fill caches
     shutil.rmtree(saved_cache, ignore_errors=True)
     shutil.copytree(cache, saved_cache)
-    cases: list[tuple[str, list[str], Path, Callable[[], None] | None]] = [
+    cases: list[Case] = [
         (
             "isg validate (cold: no cache)",
             ["isg", "validate", "--no-cache", "--at", AT],
@@ -246,14 +261,17 @@ def measure_size(size: int, args: argparse.Namespace) -> list[tuple[int, str, fl
         ("isg sla status --evidence (after a commit of 10 incidents)", sla, registry, new_commit),
         ("isg site build (full, into an empty folder)", site, registry, no_site),
         (
-            "hugo (as many pages, into an empty folder)",
+            HUGO,
             ["hugo", "--quiet", "-d", str(args.work / f"hugo-out-{size}")],
             hugo,
             lambda: set_aside(args.work / f"hugo-out-{size}", trash),
         ),
         ("isg site build (one record changed)", site, registry, change_one_record),
     ]
+    paired = {"isg site build (full, into an empty folder)": HUGO}  # measured in turn
     for name, command, cwd, before in cases:
+        if name in paired.values():
+            continue  # measured with its pair
         print(f"  {size}: {name}", file=sys.stderr)
         if name.startswith("isg site build (full"):  # the store's statuses, as a build finds them
             subprocess.run(
@@ -267,11 +285,13 @@ def measure_size(size: int, args: argparse.Namespace) -> list[tuple[int, str, fl
             _pull_request(registry, 10)
         # The peer validates ~250 files a second: minutes per run at 10,000 and more.
         runs = 1 if name.startswith("check-jsonschema") and size >= 10_000 else args.runs
-        seconds, peak = measure(command, cwd, runs, before)
+        together = [(name, command, cwd, before)]
+        together += [case for case in cases if case[0] == paired.get(name)]
+        for case, (seconds, peak) in zip(together, measure_in_turn(together, runs), strict=True):
+            rows.append((size, case[0], seconds, peak))
         if name.startswith("isg validate --base") or name.endswith("commit of 10 incidents)"):
             _git(registry, "reset", "-q", "--hard", "HEAD~1")
         saved_sla_store.unlink(missing_ok=True)
-        rows.append((size, name, seconds, peak))
     _git(registry, "checkout", "-q", "--", "records")  # the toggled record back as committed
     return rows
 
@@ -323,7 +343,8 @@ def write_report(
         " moved aside, not deleted: on this disk (ext4 with `discard`) deleting 57,000 files"
         " makes whatever writes next several times slower (`set_aside` in the runner)."
         " Every run starts after `sync` (unmeasured), so none waits on the write-back of"
-        " the files the run before it wrote.",
+        " the files the run before it wrote. The full site build and Hugo take turns, run"
+        " by run (isg, Hugo, isg, Hugo, ...): this machine's speed drifts by the minute.",
         "",
         *[f"- {k}: {v}" for k, v in info.items()],
         "",
