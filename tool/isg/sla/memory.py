@@ -64,6 +64,7 @@ from isg.forks import forked_soon, worth_forking
 from isg.git_history import (
     OBJECT_ID,
     FirstSeenMap,
+    LogPlace,
     MilestoneLog,
     grows_linearly,
     milestone_log_place,
@@ -209,9 +210,19 @@ class SlaMemory:
             for (country, subdivision, year), days in found.items()
         ]
         if rows:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("INSERT OR REPLACE INTO holidays VALUES (?, ?, ?, ?, ?)", rows)
-            self.db.execute("COMMIT")
+            with self._transaction():
+                self.db.executemany("INSERT OR REPLACE INTO holidays VALUES (?, ?, ?, ?, ?)", rows)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One write transaction: committed if the block ends well, else rolled back."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
 
     def _meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -228,15 +239,8 @@ class SlaMemory:
         had to read the whole history (else None: ask `first_seen`). The incidents whose rows
         changed lose their evidence lines in the same transaction."""
         top, folder, head = place_now = milestone_log_place(root)
-        tip = self._meta("tip")
         place = f"{top}\0{folder}"
-        linear = (
-            head is not None
-            and tip is not None
-            and OBJECT_ID.fullmatch(tip) is not None
-            and self._meta("place") == place
-            and grows_linearly(top, tip, head)
-        )
+        tip, linear = self._grown_from("tip", "place", place_now)
         if linear and tip == head:
             self.tip = head
             return None
@@ -257,6 +261,21 @@ class SlaMemory:
         self.tip = log.head
         return None if linear else log.found
 
+    def _grown_from(self, tip_key: str, place_key: str, place: LogPlace) -> tuple[str | None, bool]:
+        """The commit a history kept in the store was read up to (`meta[tip_key]`), and
+        whether HEAD grew from it without merges in the same place: then reading only the
+        commits since gives what reading them all would."""
+        top, folder, head = place
+        tip = self._meta(tip_key)
+        linear = (
+            head is not None
+            and tip is not None
+            and OBJECT_ID.fullmatch(tip) is not None
+            and self._meta(place_key) == f"{top}\0{folder}"
+            and grows_linearly(top, tip, head)
+        )
+        return tip, linear
+
     def reopened(self, root: Path) -> dict[int, set[str]] | None:
         """`git_history.reopened_by_year(root)`, reading only the commits since the last run
         when HEAD grew from it without merges (then the whole history's answer is the old
@@ -266,15 +285,8 @@ class SlaMemory:
         except (RegistryError, ValueError):
             return None
         top, folder, head = place
-        tip = self._meta("reopened")
         where = f"{top}\0{folder}"
-        linear = (
-            head is not None
-            and tip is not None
-            and OBJECT_ID.fullmatch(tip) is not None
-            and self._meta("reopened_place") == where
-            and grows_linearly(top, tip, head)
-        )
+        tip, linear = self._grown_from("reopened", "reopened_place", place)
         old: dict[int, set[str]] = {}
         if linear:
             for year, incident in self.db.execute("SELECT year, incident FROM reopened"):
@@ -284,18 +296,13 @@ class SlaMemory:
         log = read_reopened(place, since=tip if linear else None)
         if log is None:
             return None
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             if not linear:
                 self.db.execute("DELETE FROM reopened")
             rows = [(y, i) for y, found in log.by_year.items() for i in sorted(found)]
             self.db.executemany("INSERT OR IGNORE INTO reopened VALUES (?, ?)", rows)
             self._set_meta("reopened", log.head)
             self._set_meta("reopened_place", where)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
         for year, found in log.by_year.items():
             old.setdefault(year, set()).update(found)
         return old
@@ -423,9 +430,8 @@ class SlaMemory:
             for blob, (years, digest) in reads.items()
         ]
         if rows:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany("INSERT OR REPLACE INTO report_reads VALUES (?, ?, ?, ?)", rows)
-            self.db.execute("COMMIT")
+            with self._transaction():
+                self.db.executemany("INSERT OR REPLACE INTO report_reads VALUES (?, ?, ?, ?)", rows)
 
     def keep_reports(self, rows: Mapping[int, tuple[bytes, Any]], context: str) -> None:
         """Keep year -> (key, report) made under `context`, replacing what a year had."""
