@@ -490,9 +490,9 @@ def read_reopened(place: LogPlace, since: str | None = None) -> ReopenedLog | No
     top, folder, head = place
     if head is None:
         return None
-    command = [
-        "git", "-C", str(top), "log", "--no-renames", "-p", "--unified=0", "--no-color",
-        "--no-ext-diff", "--format=%x00%cI", f"{since}..{head}" if since else head, "--", folder,
+    command = [  # renames as git's settings say (a renamed incident keeps its diff)
+        "git", "-C", str(top), "log", "-p", "--unified=0", "--no-color", "--no-ext-diff",
+        "--format=%x00%cI", f"{since}..{head}" if since else head, "--", folder,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, check=False)
     if done.returncode != 0:

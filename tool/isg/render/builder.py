@@ -439,12 +439,12 @@ def _record_file_makers(data: SiteData, site_dir: Path) -> list[Maker]:
 class EarlyFiles:
     """Everything that needs only the records, not their SLA state: the open data, search
     index, feeds and assets, and the pages of problems, known errors, RfCs, releases, CIs
-    and articles (`pages.record_pages`: ~7,500 at 50,000 incidents, ~2 s of CPU, planned by
-    the worker that makes them). With
-    many records, forked workers make and write them from the moment the records are known
-    (`start`, given to `gather` as `records_known`), while the SLA is evaluated and the
-    other pages are planned here; `build_site` then makes only the rest and counts these.
-    `close` waits for the workers, then ends them."""
+    and articles (`pages.record_pages`: ~7,500 at 50,000 incidents, ~2 s of CPU, planned
+    by the worker that makes them). With many records, forked workers make and write them
+    from the moment the records are known (`start`, given to `gather` as
+    `records_known`), while the SLA is evaluated and the other pages are planned here;
+    `build_site` then makes only the rest and counts these. `close` waits for the
+    workers, then ends them."""
 
     def __init__(
         self, site_dir: Path, out: Path, *, internal: bool, memo: PageMemo | None = None
