@@ -111,3 +111,22 @@ def test_reopened_incidents_kept_in_the_store_equal_a_whole_pass_as_history_move
 def test_reopened_incidents_without_the_store_or_git(registry: Path) -> None:
     assert remembered_reopened(registry) is None  # not a git checkout
     assert remembered_reopened(registry, use_cache=False) is None
+
+
+def test_an_incident_file_renamed_as_it_is_reopened_is_found_under_its_new_name(
+    git_repo: Path,
+) -> None:
+    """git's rename detection (on by default) shows the renamed file's own diff, so the
+    status it went back from is seen, whether the history is read whole or kept."""
+    incidents = git_repo / "records" / "incidents"
+    first = sorted(p.stem for p in incidents.glob("*.yaml"))[0]
+    _set_status(git_repo, first, "closed", "2025-05-01T10:00:00+00:00")
+    old = incidents / f"{first}.yaml"
+    text = old.read_text()
+    status = next(line for line in text.splitlines() if line.startswith("status: "))
+    (incidents / "INC-RENAMED.yaml").write_text(text.replace(status, "status: in-progress", 1))
+    old.unlink()
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "renamed and reopened", date="2025-05-02T10:00:00+00:00")
+    assert reopened_by_year(git_repo) == {2025: {"INC-RENAMED"}}
+    assert remembered_reopened(git_repo) == {2025: {"INC-RENAMED"}}
