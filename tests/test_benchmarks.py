@@ -61,3 +61,39 @@ def test_the_harness_measures_every_case_at_a_small_size(tmp_path: Path) -> None
         assert f"| 40 | {case} |" in text
     assert text.startswith("# notes kept\n") and text.endswith("After.\n")
     assert "| 40 | isg validate (cold: no cache) | " in text and "not installed" not in text
+
+
+def test_the_phase_timeline_tells_each_phase_of_a_site_build(tmp_path: Path) -> None:
+    """benchmarks/phases.py runs the command as `isg` would and tells, on stderr, when each
+    phase of the parent began and ended; the command's own output and exit code are kept."""
+    import re
+
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "phases.py"),
+            "site",
+            "build",
+            "--repo",
+            str(REPO_ROOT / "tests" / "golden" / "registry"),
+            "--site-dir",
+            str(REPO_ROOT / "site"),
+            "--out",
+            str(tmp_path / "site"),
+            "--at",
+            "2026-11-27T12:00:00Z",
+            "--no-history",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "files written to" in done.stdout
+    phases = re.findall(r"^\[phase\] (\S+) +([\d.]+) -> +([\d.]+)$", done.stderr, re.M)
+    names = [name for name, _, _ in phases]
+    for name in ("load_registry", "gather", "evaluate_remembered", "build_site"):
+        assert name in names, done.stderr
+    assert all(float(began) <= float(ended) for _, began, ended in phases)
+    assert re.search(r"^\[phase\] end +[\d.]+$", done.stderr, re.M)
