@@ -28,6 +28,20 @@ CASES = (
 )
 
 
+def _script(
+    name: str, *args: str, env: dict[str, str] | None = None, timeout: int
+) -> subprocess.CompletedProcess[str]:
+    """benchmarks/`name` run with `args`, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "benchmarks" / name), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def test_the_harness_measures_every_case_at_a_small_size(tmp_path: Path) -> None:
     bin_dir = str(Path(sys.executable).parent)
     path = bin_dir + os.pathsep + os.environ.get("PATH", "")
@@ -36,24 +50,11 @@ def test_the_harness_measures_every_case_at_a_small_size(tmp_path: Path) -> None
             missing(tool)
     out = tmp_path / "PERFORMANCE.md"
     out.write_text("# notes kept\n<!-- bench:start -->\n<!-- bench:end -->\nAfter.\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "benchmarks" / "run.py"),
-            "--sizes",
-            "40",
-            "--runs",
-            "1",
-            "--work",
-            str(tmp_path / "work"),
-            "--out",
-            str(out),
-        ],
+    done = _script(
+        "run.py",
+        *("--sizes", "40", "--runs", "1", "--work", str(tmp_path / "work"), "--out", str(out)),
         env={**os.environ, "PATH": path},
-        capture_output=True,
-        text=True,
         timeout=900,
-        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     text = out.read_text()
@@ -68,26 +69,12 @@ def test_the_phase_timeline_tells_each_phase_of_a_site_build(tmp_path: Path) -> 
     phase of the parent began and ended; the command's own output and exit code are kept."""
     import re
 
-    done = subprocess.run(
-        [
-            sys.executable,
-            str(REPO_ROOT / "benchmarks" / "phases.py"),
-            "site",
-            "build",
-            "--repo",
-            str(REPO_ROOT / "tests" / "golden" / "registry"),
-            "--site-dir",
-            str(REPO_ROOT / "site"),
-            "--out",
-            str(tmp_path / "site"),
-            "--at",
-            "2026-11-27T12:00:00Z",
-            "--no-history",
-        ],
-        capture_output=True,
-        text=True,
+    done = _script(
+        "phases.py",
+        *("site", "build", "--repo", str(REPO_ROOT / "tests" / "golden" / "registry")),
+        *("--site-dir", str(REPO_ROOT / "site"), "--out", str(tmp_path / "site")),
+        *("--at", "2026-11-27T12:00:00Z", "--no-history"),
         timeout=300,
-        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "files written to" in done.stdout

@@ -238,26 +238,20 @@ class SlaMemory:
         gives the same answer as reading them all. Returns the whole first-seen map when it
         had to read the whole history (else None: ask `first_seen`). The incidents whose rows
         changed lose their evidence lines in the same transaction."""
-        top, folder, head = place_now = milestone_log_place(root)
-        place = f"{top}\0{folder}"
-        tip, linear = self._grown_from("tip", "place", place_now)
-        if linear and tip == head:
-            self.tip = head
+        place = milestone_log_place(root)
+        tip, linear = self._grown_from("tip", "place", place)
+        if linear and tip == place[2]:
+            self.tip = tip
             return None
-        log = read_milestone_log(root, since=tip if linear else None, place=place_now)
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        log = read_milestone_log(root, since=tip if linear else None, place=place)
+        with self._transaction():
             changed = self._add_seen(log) if linear else self._replace_seen(log)
             for chunk, marks in in_chunks(sorted(changed)):
                 query = f"DELETE FROM lines WHERE evidence = 1 AND incident IN ({marks})"
                 self.db.execute(query, chunk)
             if log.head is not None:
                 self._set_meta("tip", log.head)
-                self._set_meta("place", place)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+                self._set_meta("place", _place_text(place))
         self.tip = log.head
         return None if linear else log.found
 
@@ -265,13 +259,13 @@ class SlaMemory:
         """The commit a history kept in the store was read up to (`meta[tip_key]`), and
         whether HEAD grew from it without merges in the same place: then reading only the
         commits since gives what reading them all would."""
-        top, folder, head = place
+        top, _, head = place
         tip = self._meta(tip_key)
         linear = (
             head is not None
             and tip is not None
             and OBJECT_ID.fullmatch(tip) is not None
-            and self._meta(place_key) == f"{top}\0{folder}"
+            and self._meta(place_key) == _place_text(place)
             and grows_linearly(top, tip, head)
         )
         return tip, linear
@@ -284,14 +278,12 @@ class SlaMemory:
             place = milestone_log_place(root)
         except (RegistryError, ValueError):
             return None
-        top, folder, head = place
-        where = f"{top}\0{folder}"
         tip, linear = self._grown_from("reopened", "reopened_place", place)
         old: dict[int, set[str]] = {}
         if linear:
             for year, incident in self.db.execute("SELECT year, incident FROM reopened"):
                 old.setdefault(year, set()).add(incident)
-            if tip == head:
+            if tip == place[2]:
                 return old
         log = read_reopened(place, since=tip if linear else None)
         if log is None:
@@ -302,7 +294,7 @@ class SlaMemory:
             rows = [(y, i) for y, found in log.by_year.items() for i in sorted(found)]
             self.db.executemany("INSERT OR IGNORE INTO reopened VALUES (?, ?)", rows)
             self._set_meta("reopened", log.head)
-            self._set_meta("reopened_place", where)
+            self._set_meta("reopened_place", _place_text(place))
         for year, found in log.by_year.items():
             old.setdefault(year, set()).update(found)
         return old
@@ -363,12 +355,11 @@ class SlaMemory:
     def use_context(self, digest: str) -> None:
         """Forget every line and status if they were made under another context."""
         if self._meta("context") != digest:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM lines")
-            self.db.execute("DELETE FROM statuses")
-            self.db.execute("DELETE FROM reports")
-            self._set_meta("context", digest)
-            self.db.execute("COMMIT")
+            with self._transaction():
+                self.db.execute("DELETE FROM lines")
+                self.db.execute("DELETE FROM statuses")
+                self.db.execute("DELETE FROM reports")
+                self._set_meta("context", digest)
 
     def statuses(self, blobs: Mapping[str, str]) -> dict[str, KeptStatus]:
         """The statuses kept for incidents whose file is still `blobs[incident]`, not decoded
@@ -479,14 +470,15 @@ class SlaMemory:
         meanwhile, and then what was made here is not kept."""
         if not rows:
             return
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction():
             if self._meta("context") == context and (not at_tip or self._meta("tip") == tip):
                 self.db.executemany(sql, rows)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
+
+
+def _place_text(place: LogPlace) -> str:
+    """The repository and incidents' folder a history kept in the store was read from."""
+    top, folder, _ = place
+    return f"{top}\0{folder}"
 
 
 StatusRow = tuple[str, str, int, str, int, int, bytes, bytes]
