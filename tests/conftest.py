@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from isg.cli import cli
 
-pytest_plugins = ["site_fixtures"]
+pytest_plugins = ["site_fixtures", "site_builds"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Every test that needs "now" uses this instant (the embedded records are valid at it).

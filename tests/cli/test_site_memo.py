@@ -4,48 +4,14 @@ pages whose inputs changed, and its output is always that of a build without the
 from __future__ import annotations
 
 import os
-import re
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, RunCli, git
+from conftest import RunCli, git
 from isg.render.page_memo import page_key, unchanged
 from isg.render.pages import Page
-
-AT = "2026-11-27T12:00:00+00:00"
-
-
-@pytest.fixture
-def repo(git_repo: Path) -> Path:
-    shutil.copytree(REPO_ROOT / "site", git_repo / "site")
-    return git_repo
-
-
-def build(run_cli: RunCli, repo: Path, out: Path, *more: str) -> tuple[int, int]:
-    """(files, pages rendered) of one build."""
-    result = run_cli("site", "build", "--repo", str(repo), "--at", AT, "--out", str(out), *more)
-    assert result.exit_code == 0, result.output
-    found = re.search(r"^(\d+) files written .* (\d+) pages rendered$", result.output, re.M)
-    assert found, result.output
-    return int(found[1]), int(found[2])
-
-
-def tree(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()
-    }
-
-
-def fresh(
-    run_cli: RunCli, repo: Path, out: Path, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, bytes]:
-    """The site built without any memo, into an empty folder."""
-    with monkeypatch.context() as patch:
-        patch.setenv("ISG_NO_CACHE", "1")
-        build(run_cli, repo, out)
-    return tree(out)
+from site_builds import build, fresh, tree
 
 
 def test_a_rebuild_renders_only_the_pages_whose_inputs_changed(
@@ -211,9 +177,12 @@ def test_yearly_reports_are_kept_until_a_record_they_read_changes(
     makes again the years that may read it; the site is always that of a build without the
     store. The same when the years each record is read in are worked out by a forked worker
     (as from 10,000 records)."""
-    from isg.render import builder
+    from isg.render import builder, rebuild
     from isg.sla import memory
 
+    # Every build here is a full one: this is about the reports it keeps (a rebuild of
+    # free-text edits, which makes no report, is tests/cli/test_site_rebuild.py's).
+    monkeypatch.setattr(rebuild, "rebuild", lambda *args: None)
     forks: list[object] = []
     if forked:
         real_soon = memory.forked_soon

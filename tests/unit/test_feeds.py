@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from isg.render.feeds import export_json
@@ -95,3 +95,55 @@ def test_adoptions_are_found_for_the_rfc_pages_and_the_local_changes() -> None:
         == [r["id"] for r in data.of("rfc") if r.get("adopts") == change["id"]]
         for change in changes.values()
     )
+
+
+@settings(max_examples=200, deadline=None)
+@given(RECORDS, st.data())
+def test_records_replaced_in_the_export_make_the_export_of_the_records_changed(
+    records: Any, data: st.DataObject
+) -> None:
+    """What a rebuild does to the open data (isg.render.rebuild): the lines of the changed
+    records replaced, the bytes those of the whole export made again."""
+    from isg.render.feeds import patch_export
+
+    kinds = sorted(kind for kind in records if records[kind])
+    assume(kinds)
+    kind = data.draw(st.sampled_from(kinds))
+    ids = data.draw(st.lists(st.sampled_from(sorted(records[kind])), min_size=1, unique=True))
+    new = {i: data.draw(st.dictionaries(TEXT, VALUES, max_size=4)) for i in ids}
+    changed = {**records, kind: {**records[kind], **new}}
+    assert patch_export(export_json(records, AT), kind, new) == export_json(changed, AT)
+    missing = {"absent" + "".join(ids): {}}
+    assert patch_export(export_json(records, AT), kind, missing) is None
+
+
+ENTRY = st.fixed_dictionaries(
+    {
+        "url": TEXT,
+        "kind": st.sampled_from(["ci", "incident"]),
+        "id": TEXT,
+        "title": TEXT,
+        "text": TEXT,
+    }
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(ENTRY, unique_by=lambda e: (e["kind"], e["id"])), st.data())
+def test_entries_replaced_in_the_search_index_make_the_index_of_the_entries_changed(
+    entries: list[dict[str, str]], data: st.DataObject
+) -> None:
+    from isg.render.feeds import patch_search_index, search_index_js
+
+    assume(entries)
+    chosen = data.draw(st.lists(st.sampled_from(range(len(entries))), min_size=1, unique=True))
+    changed = list(entries)
+    for index in chosen:
+        changed[index] = {**entries[index], "title": data.draw(TEXT), "text": data.draw(TEXT)}
+    new = [changed[index] for index in chosen]
+    assert patch_search_index(search_index_js(entries), new) == search_index_js(changed)
+    text = search_index_js(changed).decode()
+    assert (
+        json.loads(text.removeprefix("window.ISG_SEARCH_INDEX = ").removesuffix(";\n")) == changed
+    )
+    assert patch_search_index(search_index_js([]), new) is None

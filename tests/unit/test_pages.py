@@ -380,3 +380,27 @@ def test_record_pages_are_planned_from_the_records_alone(data: SiteData) -> None
             asked()
     with pytest.raises(SiteError):
         status_pages(early[0])
+
+
+def test_the_pages_showing_an_incident_need_only_the_others_thin(data: SiteData) -> None:
+    """What a rebuild plans (isg.render.rebuild): every other incident as `thin_incident`
+    with a `Summary` for its status, the pages showing one incident are the full plan's."""
+    from isg.render.pages import Summary, pages_showing, thin_incident
+
+    every = {page.path: page for page in plan_pages(data)}
+    incidents = data.records["incident"]
+    for incident_id, incident in incidents.items():
+        thin = {i: thin_incident(record) for i, record in incidents.items()}
+        sla: dict[str, Any] = {i: Summary(s.priority, s.worst) for i, s in data.sla.items()}
+        thin[incident_id], sla[incident_id] = incident, data.sla[incident_id]
+        records = {**data.records, "incident": thin}
+        slim = SiteData(at=data.at, records=records, sla=sla, reports=data.reports)
+        planned = pages_showing(slim, [incident_id])
+        paths = {page.path for page in planned}
+        assert {"index.html", "incidents/index.html", f"incidents/{incident_id}.html"} <= paths
+        assert {f"cis/{ci}.html" for ci in incident.get("affected_cis") or []} <= paths
+        for page in planned:
+            assert page == every[page.path], (incident_id, page.path)
+    assert not set(thin_incident(incidents[incident_id])) - {
+        "id", "title", "reporting_state", "status", "reported_at", "affected_cis", "milestones"
+    }  # fmt: skip

@@ -209,11 +209,17 @@ def test_the_data_cache_is_written_in_batches_as_one_json_document(registry: Pat
     the entries, at their end, and with no entries at all)."""
     import json
 
-    from isg.record_cache import DATA_FILE, RecordCache, cache_salt, load_registry
+    from isg.record_cache import DATA_FILE, OTHER_FILE, RecordCache, cache_salt, load_registry
     from isg.schemas import load_schemas
 
-    load_registry(registry, load_schemas(registry))
-    cache = RecordCache.open(registry, cache_salt(registry), DATA_FILE)
+    loaded = load_registry(registry, load_schemas(registry))
+    caches = [RecordCache.open(registry, cache_salt(registry), f) for f in (DATA_FILE, OTHER_FILE)]
+    # Incidents in one file, the other records in the other.
+    assert {len(c.entries) for c in caches} == {
+        sum(1 for r in loaded.records if r.kind.name == "incident"),
+        sum(1 for r in loaded.records if r.kind.name != "incident"),
+    }
+    cache = caches[1]
     assert len(cache.entries) > 50
     whole = {"salt": cache.salt, "written_ns": 7, "entries": cache.entries}
     expected = json.dumps(whole, separators=(",", ":")).encode()
@@ -221,7 +227,7 @@ def test_the_data_cache_is_written_in_batches_as_one_json_document(registry: Pat
         assert b"".join(cache.encoded(7, batch)) == expected
     empty = RecordCache(None, "s")
     assert b"".join(empty.encoded(7, 3)) == b'{"salt":"s","written_ns":7,"entries":{}}'
-    saved = json.loads((registry / CACHE_DIR / DATA_FILE).read_bytes())
+    saved = json.loads((registry / CACHE_DIR / OTHER_FILE).read_bytes())
     assert saved["entries"] == json.loads(expected)["entries"]
 
 
@@ -417,3 +423,35 @@ def test_a_journal_entry_that_is_wrong_costs_a_read_never_a_wrong_answer(registr
     line = json.dumps([stored["written_ns"], rel, entry])
     (registry / CACHE_DIR / (DATA_FILE + ".journal")).write_text(line + "\n")
     assert _snapshot(registry) == _snapshot(registry, use_cache=False)
+
+
+def test_only_some_records_are_loaded_as_the_whole_registry_has_them(registry: Path) -> None:
+    """A site rebuild loads the records besides incidents and the few changed incidents,
+    without decoding the incidents' cache (isg.render.rebuild)."""
+    from isg import record_cache
+    from isg.record_cache import DATA_FILE, OTHER_FILE, current_files, load_registry
+    from isg.schemas import load_schemas
+
+    schemas = load_schemas(registry)
+    whole = load_registry(registry, schemas)
+    wanted = [r.path for r in whole.records if r.kind.name != "incident"]
+    wanted.append(next(r.path for r in whole.records if r.kind.name == "incident"))
+    opened: list[str] = []
+    original = record_cache.RecordCache.open.__func__  # type: ignore[attr-defined]
+
+    def spy(cls: type, root: Path, salt: str, name: str = DATA_FILE) -> object:
+        opened.append(name)
+        return original(cls, root, salt, name)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(record_cache.RecordCache, "open", classmethod(spy))
+        some = load_registry(registry, schemas, listing=current_files(registry), only=wanted)
+    assert opened == [OTHER_FILE]
+    assert [(r.path, r.data) for r in some.records] == [
+        (r.path, r.data) for r in whole.records if r.path in set(wanted)
+    ]
+    assert some.valid_paths == (whole.valid_paths or frozenset()) & set(wanted)
+    # The whole registry again: the incidents' cache was left as it was.
+    assert [(r.path, r.data) for r in load_registry(registry, schemas).records] == [
+        (r.path, r.data) for r in whole.records
+    ]

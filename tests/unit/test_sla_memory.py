@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from conftest import FIXED_AT, FIXED_NOW, REPO_ROOT, RunCli, git
 from isg.record_cache import CACHE_DIR, load_registry
+from isg.render import rebuild
 from isg.schemas import load_schemas
 from isg.sla import memory as memory_module
 from isg.sla.incident import IncidentStatus
@@ -403,8 +404,13 @@ def test_a_site_build_decodes_only_the_remembered_statuses_it_shows_whole(
     assert len(whole) < CLOSED
     whole.clear()
     shown.clear()  # the same folder: nothing changed, no incident page rendered
-    assert run_cli(*args, "--out", str(tmp_path / "two")).exit_code == 0
+    with monkeypatch.context() as patch:  # a full build (through the memo)
+        patch.setattr(rebuild, "rebuild", lambda *args: None)
+        assert run_cli(*args, "--out", str(tmp_path / "two")).exit_code == 0
     assert shown == [] and whole and all(f">{incident} P" in chart for incident in whole)
+    whole.clear()  # a rebuild (render/rebuild.py): no status is read, not even the chart's
+    assert run_cli(*args, "--out", str(tmp_path / "two")).exit_code == 0
+    assert shown == [] and whole == []
 
 
 @pytest.mark.parametrize("at", [FIXED_AT, "2026-03-10T09:00:00+01:00"])

@@ -3,8 +3,10 @@
 Three caches live there: validation's summaries (summary_store.py, SQLite), the SLA
 store's history and closed incidents' lines (sla/memory.py, SQLite) and, here, the data of
 each record for the commands that read records rather than check them (sla, site, reports:
-`load_registry`, `.isg/cache/records.json`). All are keyed by `cache_salt` -- the schemas'
-and the `isg` package's own bytes -- so editing a schema or upgrading isg starts afresh, and
+`load_registry`: `.isg/cache/records.json` for incidents, `records-other.json` for the
+rest, so that a site rebuild need not decode the incidents'). All are keyed by `cache_salt`
+-- the schemas' and the `isg` package's own bytes -- so editing a schema or upgrading isg
+starts afresh, and
 none is used when git tracks anything under `.isg/` (a pull request could plant a cache
 that hides findings). The SQLite ones open through `open_database`.
 
@@ -30,7 +32,7 @@ import sqlite3
 import stat as stat_module
 import subprocess
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -45,7 +47,9 @@ from isg.schemas import SchemaSet
 from isg.summaries import RecordSummary, blob_id
 
 CACHE_DIR = ".isg/cache"
-DATA_FILE = "records.json"
+DATA_FILE = "records.json"  # the incidents' data
+OTHER_FILE = "records-other.json"  # every other record's: a site rebuild reads only these
+INCIDENTS = f"{RECORDS_DIR}/incidents/"
 FORMAT = 1
 RACY_NS = 2_000_000_000
 JOURNAL_LIMIT = 2000  # journal lines read back at each start (~20 us each) before a rewrite
@@ -400,29 +404,51 @@ def write_ignore_file(folder: Path) -> None:
         ignore.write_text("# isg's cache (see isg/record_cache.py); never committed\n*\n")
 
 
-def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> Registry:
+def load_registry(
+    root: Path,
+    schemas: SchemaSet,
+    *,
+    use_cache: bool = True,
+    listing: Mapping[str, FileState] | None = None,
+    only: Collection[str] | None = None,
+) -> Registry:
     """Every record under `root` with whether it is schema-valid, reading only the files that
-    changed since the last run (the others' data comes from `.isg/cache/records.json`).
+    changed since the last run (the others' data comes from `.isg/cache/records.json` for
+    incidents, `records-other.json` for the rest).
 
     For the commands that read the records rather than check them (sla, site, reports): the
     same `Registry` as `parse_registry(read_record_files(root))`, plus `valid_paths`.
+    `listing`: `current_files(root)`, if the caller has it. `only`: the records at these
+    paths, none other (the incidents' cache is then not read: a site rebuild asks for every
+    record but incidents, and the few incidents that changed).
     """
     use_cache = use_cache and not cache_is_tracked(root)
     # Git lists the files (three commands, ~0.45 s at 57,000 files, mostly waiting on git)
     # while this thread decodes the cache (~0.7 s of JSON).
     with ThreadPoolExecutor(1) as pool:
-        listed = pool.submit(current_files, root)
-        cache = (
-            RecordCache.open(root, cache_salt(root), DATA_FILE)
-            if use_cache
-            else RecordCache.disabled()
-        )
-        listing = listed.result()
+        listed = pool.submit(current_files, root) if listing is None else None
+        salt = cache_salt(root) if use_cache else ""
+        # With `only`, the incidents' cache is never read (~1 s of JSON at 50,000), the
+        # other one if some of those paths are not incidents.
+        names = [DATA_FILE, OTHER_FILE] if only is None else {_cache_file(rel) for rel in only}
+        caches = {
+            name: RecordCache.open(root, salt, name) if use_cache else RecordCache.disabled()
+            for name in names
+            if name != DATA_FILE or only is None
+        }
+        if listed is not None:
+            listing = listed.result()
+    assert listing is not None
+    if only is not None:
+        wanted = set(only)
+        listing = {rel: state for rel, state in listing.items() if rel in wanted}
     records: list[Record] = []
     valid: set[str] = set()
     blobs: dict[str, str] = {}
     unread: dict[str, bytes] = {}
+    nowhere = RecordCache.disabled()  # the incidents' cache when it is not read
     for rel, (stat, blob) in listing.items():
+        cache = caches.get(_cache_file(rel), nowhere)
         row = cache.row(rel, stat, blob)
         if row is not None and len(row) == 5:
             _, is_valid, blobs[rel], data, first_line = row
@@ -441,9 +467,11 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
         records.append(record)
         digest = blobs[record.path] = blob_id(unread[record.path])
         row = [record.path, is_valid, digest, record.data, record.document.first_line]
-        cache.remember(row, listing[record.path][0])
-    cache.forget_missing(set(listing))
-    cache.save()
+        caches.get(_cache_file(record.path), nowhere).remember(row, listing[record.path][0])
+    for name, cache in caches.items():
+        if only is None:  # a file not asked for may still be there
+            cache.forget_missing({rel for rel in listing if _cache_file(rel) == name})
+        cache.save()
     records.sort(key=lambda r: r.path)
     return Registry(
         records=records,
@@ -452,6 +480,11 @@ def load_registry(root: Path, schemas: SchemaSet, *, use_cache: bool = True) -> 
         valid_paths=frozenset(valid),
         blobs=blobs,
     )
+
+
+def _cache_file(rel: str) -> str:
+    """The cache that keeps the data of the record at `rel`."""
+    return DATA_FILE if rel.startswith(INCIDENTS) else OTHER_FILE
 
 
 def _locator(root: Path, rel: str) -> Any:

@@ -649,20 +649,19 @@ def _render(env: Environment, page: Page, data: SiteData, *, internal: bool) -> 
 
 
 def _search_entries(data: SiteData) -> list[dict[str, str]]:
-    entries: list[dict[str, str]] = []
-    for kind in KIND_PAGES:
-        for record in data.of(kind):
-            text = " ".join(str(record.get(f, "")) for f in SEARCH_FIELDS if record.get(f))
-            entries.append(
-                {
-                    "url": url(kind, record["id"]),
-                    "kind": kind,
-                    "id": record["id"],
-                    "title": str(record.get("title") or record.get("name") or record["id"]),
-                    "text": text[:MAX_SEARCH_TEXT],
-                }
-            )
-    return entries
+    return [search_entry(kind, record) for kind in KIND_PAGES for record in data.of(kind)]
+
+
+def search_entry(kind: str, record: Mapping[str, Any]) -> dict[str, str]:
+    """A record's entry in the search index."""
+    text = " ".join(str(record.get(f, "")) for f in SEARCH_FIELDS if record.get(f))
+    return {
+        "url": url(kind, record["id"]),
+        "kind": kind,
+        "id": record["id"],
+        "title": str(record.get("title") or record.get("name") or record["id"]),
+        "text": text[:MAX_SEARCH_TEXT],
+    }
 
 
 def write_site(files: Mapping[str, bytes], out: Path) -> tuple[int, int]:

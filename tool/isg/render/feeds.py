@@ -25,8 +25,9 @@ def export_json(records: Mapping[str, Mapping[str, Any]], at: datetime) -> bytes
     record per line with keys sorted, markup-safe (`<`, `>`, `&` escaped).
 
     One record a line lets json's C encoder do the work (the indented layout went through
-    its Python encoder: 8-10 s for 50,000 incidents, against ~1 s), and lets a reader
-    `grep` or stream it; `jq .` pretty-prints it. Written a thousand records at a time."""
+    its Python encoder: 8-10 s for 50,000 incidents, against ~1 s), lets a reader `grep` or
+    stream it (`jq .` pretty-prints it), and lets a rebuild replace one record's line
+    (`patch_export`). Written a thousand records at a time."""
     out = io.BytesIO()
     out.write(('{"as_of": ' + json.dumps(at.isoformat()) + ', "records": {').encode())
     for number, kind in enumerate(sorted(records)):
@@ -34,9 +35,9 @@ def export_json(records: Mapping[str, Mapping[str, Any]], at: datetime) -> bytes
         out.write(((",\n" if number else "\n") + json.dumps(kind) + ": {").encode())
         batch: list[str] = []
         for index, record_id in enumerate(sorted(of_kind)):
-            line = json.dumps(of_kind[record_id], sort_keys=True, ensure_ascii=False)
-            key = json.dumps(record_id, ensure_ascii=False)
-            batch.append(("\n" if index == 0 else ",\n") + key + ": " + line)
+            batch.append(
+                ("\n" if index == 0 else ",\n") + _export_text(record_id, of_kind[record_id])
+            )
             if len(batch) == 1000:
                 out.write(_markup_safe("".join(batch)).encode())
                 batch.clear()
@@ -46,10 +47,76 @@ def export_json(records: Mapping[str, Mapping[str, Any]], at: datetime) -> bytes
     return out.getvalue()
 
 
+def _export_text(record_id: str, record: Mapping[str, Any]) -> str:
+    """A record's line of the open data before it is made markup-safe (a character-wise
+    replacement: the same made line by line or a batch at a time)."""
+    key = json.dumps(record_id, ensure_ascii=False)
+    return key + ": " + json.dumps(record, sort_keys=True, ensure_ascii=False)
+
+
+def patch_export(old: bytes, kind: str, records: Mapping[str, Mapping[str, Any]]) -> bytes | None:
+    """`export_json`'s bytes `old` with the line of each of `records` (of `kind`, by ID) made
+    from its new data: what `export_json` makes of the records `old` was made from with
+    those replaced. None when one of them has no line in `old`."""
+    head = ("\n" + json.dumps(kind) + ": {\n").encode()
+    start = old.find(head)
+    end = old.find(b"\n}", start + len(head) - 1) if start >= 0 else -1
+    if end < 0:
+        return None
+    lines = {
+        _markup_safe(
+            "\n" + json.dumps(record_id, ensure_ascii=False) + ": "
+        ).encode(): _markup_safe(_export_text(record_id, record)).encode()
+        for record_id, record in records.items()
+    }
+    return replace_lines(old, lines, start + len(head) - 1, end)
+
+
 def search_index_js(entries: list[dict[str, str]]) -> bytes:
-    """The search index as a script (a fetch of JSON fails when the site is opened from disk)."""
-    payload = _markup_safe(json.dumps(entries, sort_keys=True, ensure_ascii=True))
-    return f"window.ISG_SEARCH_INDEX = {payload};\n".encode()
+    """The search index as a script (a fetch of JSON fails when the site is opened from
+    disk): one entry a line, so that a rebuild can replace an entry's line
+    (`patch_search_index`)."""
+    if not entries:
+        return b"window.ISG_SEARCH_INDEX = [];\n"
+    lines = ",\n".join(json.dumps(entry, sort_keys=True, ensure_ascii=True) for entry in entries)
+    return f"window.ISG_SEARCH_INDEX = [\n{_markup_safe(lines)}\n];\n".encode()
+
+
+def patch_search_index(old: bytes, entries: list[dict[str, str]]) -> bytes | None:
+    """`search_index_js`'s bytes `old` with the line of each of `entries` (one of a record
+    already in it: the same kind and ID) made anew; None when one has no line in `old`."""
+    lines = {
+        _markup_safe(
+            "\n" + json.dumps({"id": entry["id"], "kind": entry["kind"]})[:-1] + ", "
+        ).encode(): _markup_safe(json.dumps(entry, sort_keys=True, ensure_ascii=True)).encode()
+        for entry in entries
+    }
+    return replace_lines(old, lines, 0, len(old))
+
+
+def replace_lines(
+    old: bytes, lines: Mapping[bytes, bytes], start: int = 0, end: int | None = None
+) -> bytes | None:
+    """`old` with the line that begins, between `start` and `end`, with each key of `lines`
+    (a newline and what is unique to the line) replaced by its value, the comma ending it
+    kept. JSON text holds no raw newline, so a line is found only where it begins."""
+    found: list[tuple[int, int, bytes]] = []
+    for needle, line in lines.items():
+        at = old.find(needle, start, end)
+        if at < 0:
+            return None
+        first = at + 1
+        last = old.find(b"\n", first)
+        last = len(old) if last < 0 else last
+        comma = b"," if old[first:last].endswith(b",") else b""
+        found.append((first, last, line + comma))
+    pieces: list[bytes] = []
+    done = 0
+    for first, last, line in sorted(found):
+        pieces += [old[done:first], line]
+        done = last
+    pieces.append(old[done:])
+    return b"".join(pieces)
 
 
 def atom_feed(events: list[dict[str, Any]], at: datetime) -> bytes:

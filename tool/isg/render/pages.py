@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from isg.governance import role_active
 from isg.releases import installation_status
@@ -56,7 +56,17 @@ class Page:
         return "../" * self.path.count("/")
 
 
-Status = IncidentStatus | KeptStatus  # a remembered status is decoded where it is shown
+class Summary(NamedTuple):
+    """What the pages about many incidents show of one's status: what a rebuild keeps of an
+    incident it did not change (render/rebuild.py)."""
+
+    priority: int
+    worst: str
+
+
+# A remembered status is decoded where it is shown; a summary only stands in the pages
+# about many incidents.
+Status = IncidentStatus | KeptStatus | Summary
 
 
 class Later:
@@ -73,6 +83,8 @@ class Later:
 
 def whole(status: Status) -> IncidentStatus:
     """Every field of a status (a remembered one decoded)."""
+    if isinstance(status, Summary):
+        raise TypeError("a status summary has no milestones")  # the rebuild asks none
     return status if isinstance(status, IncidentStatus) else status.status()
 
 
@@ -122,6 +134,23 @@ def shown(record: Mapping[str, Any], *names: str) -> dict[str, Any]:
 
 
 LISTED = ("id", "title", "name", "status", "type")  # what list.html.j2 shows of a record
+
+
+# What the pages about many incidents read of each (the incident lists, the home page,
+# recent changes, the CI pages' back-links), besides the closing time among its milestones:
+# a rebuild keeps this much of every incident and gives it in place of the whole record
+# (`thin_incident`, render/rebuild.py). A test builds those pages from thin incidents and
+# from whole ones and finds them the same (tests/unit/test_pages.py).
+THIN_FIELDS = ("id", "title", "reporting_state", "status", "reported_at", "affected_cis")
+
+
+def thin_incident(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """What the pages about many incidents read of `incident`."""
+    thin = {name: incident[name] for name in THIN_FIELDS if name in incident}
+    milestones = incident.get("milestones")
+    if isinstance(milestones, dict) and "closed" in milestones:
+        thin["milestones"] = {"closed": milestones["closed"]}
+    return thin
 
 
 def url(kind: str, record_id: str) -> str:
@@ -340,13 +369,38 @@ def incident_year(incident: Mapping[str, Any]) -> int:
     return moment.year if moment is not None else 0  # the schema requires the time
 
 
-def _incident_pages(data: SiteData) -> list[Page]:
+def pages_showing(data: SiteData, incidents: Collection[str]) -> list[Page]:
+    """The pages that show something of the `incidents` (IDs) besides what yearly reports
+    read: the home page, the incidents' own pages, the open list and their years' lists,
+    the pages of the CIs they name. What a rebuild plans when nothing else changed
+    (render/rebuild.py): the other incidents may be thin (`thin_incident`), with a
+    `Summary` for a status."""
+    named = {
+        str(ci_id)
+        for incident_id in incidents
+        if (incident := data.get("incident", incident_id)) is not None
+        for ci_id in incident.get("affected_cis") or []
+    }
+    return [_home(data), *_incident_pages(data, set(incidents)), *_ci_pages(data, named)]
+
+
+def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list[Page]:
     """A page per incident; the incident list: open incidents, then a page per year (one
-    list of every incident was 22 MB at 50,000 incidents, and changed with any of them)."""
+    list of every incident was 22 MB at 50,000 incidents, and changed with any of them).
+    `only`: the pages of these incidents and of their years, and the list."""
     by_year: dict[int, list[dict[str, Any]]] = defaultdict(list)
     open_rows = []
     timed_years: set[int] = set()
     pages = []
+    years_of = (
+        None
+        if only is None
+        else {
+            incident_year(found)
+            for incident_id in only
+            if (found := data.get("incident", incident_id)) is not None
+        }
+    )
     for incident in data.of("incident"):
         status = data.sla.get(incident["id"])
         row = {
@@ -358,6 +412,8 @@ def _incident_pages(data: SiteData) -> list[Page]:
         by_year[year].append(row)
         if incident.get("status") != "closed":
             open_rows.append(row)
+        if years_of is not None and year not in years_of:
+            continue  # neither its page nor its year's list is planned
         # A remembered status is only ever of an incident closed by `at`
         # (`evaluate_remembered`): settled, without parsing its closing time again.
         timed = (
@@ -367,6 +423,8 @@ def _incident_pages(data: SiteData) -> list[Page]:
         )
         if timed:
             timed_years.add(year)
+        if only is not None and incident["id"] not in only:
+            continue
         problem = data.get("problem", incident.get("problem"))
         pages.append(
             Page(
@@ -388,6 +446,8 @@ def _incident_pages(data: SiteData) -> list[Page]:
         )
     )
     for year in sorted(by_year):
+        if years_of is not None and year not in years_of:
+            continue
         pages.append(
             Page(
                 year_url(year),
@@ -407,7 +467,7 @@ def _sla_context(status: Status | None) -> dict[str, Any]:
         return {"sla": Later(status.shown), "why": Later(partial(_why, status))}
     if status is None:
         return {"sla": None, "why": ""}
-    shown = shown_status(status)
+    shown = shown_status(whole(status))
     return {"sla": shown, "why": describe_priority(shown)}
 
 
@@ -556,19 +616,24 @@ def _overdue(
     ]
 
 
-def _ci_pages(data: SiteData) -> list[Page]:
+def _ci_pages(data: SiteData, only: Collection[str] | None = None) -> list[Page]:
+    """The CI list and a page per CI (`only`: the pages of these CIs, not the list)."""
     cis = data.of("ci")
-    pages = [
-        Page(
-            "cis/index.html",
-            "list.html.j2",
-            "Configuration items",
-            {"records": [shown(ci, *LISTED) for ci in cis], "kind": "ci"},
-            timed=False,
+    pages = []
+    if only is None:
+        pages.append(
+            Page(
+                "cis/index.html",
+                "list.html.j2",
+                "Configuration items",
+                {"records": [shown(ci, *LISTED) for ci in cis], "kind": "ci"},
+                timed=False,
+            )
         )
-    ]
     links = back_links(data)
     for ci in cis:
+        if only is not None and ci["id"] not in only:
+            continue
         pages.append(
             Page(
                 url("ci", ci["id"]),

@@ -49,7 +49,7 @@ import json
 import sqlite3
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache, partial
@@ -401,11 +401,20 @@ class SlaMemory:
                 continue  # a damaged row: that year is made afresh
         return found
 
-    def report_reads(self) -> dict[str, ReportRead]:
+    def report_reads(self, blobs: Collection[str] | None = None) -> dict[str, ReportRead]:
         """What yearly reports read of each file, by its kind and blob (`year_groups`; a damaged
-        row is left out)."""
+        row is left out); `blobs`: of these only ("kind blob")."""
+        rows: Iterable[Any] = (
+            self.db.execute("SELECT * FROM report_reads")
+            if blobs is None
+            else [
+                row
+                for blob in blobs
+                for row in self.db.execute("SELECT * FROM report_reads WHERE blob = ?", (blob,))
+            ]
+        )
         found = {}
-        for blob, first, last, digest in self.db.execute("SELECT * FROM report_reads"):
+        for blob, first, last, digest in rows:
             if (
                 isinstance(blob, str)
                 and isinstance(digest, str)

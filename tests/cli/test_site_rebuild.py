@@ -1,0 +1,210 @@
+"""A rebuild that reads only what changed (isg.render.rebuild): after each kind of change, it
+is taken exactly when only incidents' free text changed, and the folder then holds, file for
+file, what a build without any store makes in an empty folder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import RunCli, git
+from isg.render import rebuild
+from site_builds import build, fresh, tree
+
+OPEN = "records/incidents/INC-2026-59M2Z.yaml"  # open, on the home page, names a CI
+CLOSED = "records/incidents/INC-2025-DA1H6.yaml"  # closed in 2025, names two CIs
+INTERNAL = "records/incidents/INC-2026-7EVZM.yaml"  # visibility: internal
+
+
+@pytest.fixture
+def taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many rebuilds wrote the site (one item each: the incidents they changed)."""
+    found: list[int] = []
+    original = rebuild._write
+
+    def spy(*args: object, **kwargs: object) -> object:
+        done = original(*args, **kwargs)  # type: ignore[arg-type]
+        if done is not None:
+            found.append(len(args[-1]))  # type: ignore[arg-type]
+        return done
+
+    monkeypatch.setattr(rebuild, "_write", spy)
+    return found
+
+
+def edit(repo: Path, rel: str, old: str, new: str) -> None:
+    path = repo / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (rel, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def retitle(repo: Path, rel: str, title: str) -> None:
+    """Give the record at `rel` the title `title` (a YAML double-quoted scalar: JSON's)."""
+    path = repo / rel
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = next(n for n, line in enumerate(lines) if line.startswith("title: "))
+    lines[at] = f"title: {json.dumps(title)}\n"
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+Change = Callable[[Path], None]
+FREE_TEXT: list[tuple[str, Change, int]] = [  # (what, how, incidents changed)
+    ("an open incident retitled", lambda r: edit(r, OPEN, "title: ", "title: New, "), 1),
+    (
+        "markup and JSON's own characters in a title",
+        lambda r: retitle(r, CLOSED, '<script>"&\u2028\\ é </script>'),
+        1,
+    ),
+    (
+        "a description and one of another year",
+        lambda r: (
+            edit(r, CLOSED, "description: |\n", "description: |\n  Edited.\n"),
+            edit(r, OPEN, "description: |\n", "description: |\n  <b>Also</b>.\n"),
+        ),
+        2,
+    ),
+    ("an internal incident's title", lambda r: edit(r, INTERNAL, "title: ", "title: Hidden, "), 1),
+    ("nothing", lambda r: None, 0),
+    ("back to the last build's bytes", lambda r: edit(r, OPEN, "title: New, ", "title: "), 1),
+]
+
+
+def test_free_text_edits_are_rebuilt_as_a_full_build_makes_them(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[int]
+) -> None:
+    out = tmp_path / "site"
+    files, _ = build(run_cli, repo, out)
+    assert taken == []  # the first build is a full one
+    for number, (what, change, incidents) in enumerate(FREE_TEXT):
+        before = tree(out)
+        change(repo)
+        found, rendered = build(run_cli, repo, out)
+        after = tree(out)
+        if what == "an internal incident's title":
+            assert taken[-1:] != [incidents], what  # not published: a full build tells
+        else:
+            assert taken[-1:] == [incidents], what
+        assert found == files == len(after), what
+        assert after == fresh(run_cli, repo, tmp_path / f"fresh-{number}", monkeypatch), what
+        changed = {p for p in after if after[p] != before.get(p)}
+        assert rendered == sum(1 for p in changed if p.endswith(".html")), (what, changed)
+        if what == "an open incident retitled":
+            assert changed == {
+                "index.html",  # the open incidents by priority
+                "incidents/index.html",
+                "incidents/2026.html",
+                "incidents/INC-2026-59M2Z.html",
+                "cis/currency-conversion.html",
+                "assets/search-index.js",
+                "data/records.json",
+                "feed.atom",  # reported the day before: a recent change
+            }
+
+
+def test_the_members_build_is_rebuilt_too(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[int]
+) -> None:
+    out = tmp_path / "site"
+    build(run_cli, repo, out, "--internal")
+    edit(repo, INTERNAL, "title: ", "title: Hidden, ")
+    edit(repo, OPEN, "reporting_state: MT\n", "reporting_state: MT\ninternal_notes: Called.\n")
+    build(run_cli, repo, out, "--internal")
+    assert taken == [2]
+    expected = tmp_path / "fresh"
+    with monkeypatch.context() as patch:
+        patch.setenv("ISG_NO_CACHE", "1")
+        build(run_cli, repo, expected, "--internal")
+    assert tree(out) == tree(expected)
+    assert b"Called." in tree(out)["incidents/INC-2026-59M2Z.html"]
+
+
+def _stray(out: Path) -> None:
+    (out / "incidents" / "stray.html").write_text("left here")
+
+
+def _defaced(out: Path) -> None:
+    page = out / "problems" / "index.html"
+    page.write_text("defaced")
+
+
+FULL: list[tuple[str, Change | None, Change | None]] = [  # (what, to the registry, to the site)
+    ("an incident's urgency", lambda r: edit(r, CLOSED, "urgency: ", "urgency: low\n#"), None),
+    ("an open incident's impact", lambda r: edit(r, OPEN, "impact: medium", "impact: high"), None),
+    (
+        "an incident added",
+        lambda r: (r / "records/incidents/INC-2026-ZZZZZ.yaml").write_text(
+            (r / OPEN).read_text().replace("INC-2026-59M2Z", "INC-2026-ZZZZZ")
+        ),
+        None,
+    ),
+    ("an incident removed", lambda r: (r / CLOSED).unlink(), None),
+    ("a problem retitled", lambda r: _retitle(r, "records/problems"), None),
+    ("a State changed", lambda r: _retitle(r, "records/states", "name: "), None),
+    ("a file added to the site", None, _stray),
+    ("a page edited in the site", None, _defaced),
+    ("an incident retitled and committed", lambda r: _committed(r, OPEN), None),
+]
+
+
+def _retitle(repo: Path, folder: str, field: str = "title: ") -> None:
+    first = sorted((repo / folder).glob("*.yaml"))[0]
+    edit(repo, first.relative_to(repo).as_posix(), field, f"{field}Other, ")
+
+
+def _committed(repo: Path, rel: str) -> None:
+    edit(repo, rel, "title: ", "title: Committed, ")
+    git(repo, "commit", "-qam", "retitled")
+
+
+@pytest.mark.parametrize(("what", "on_records", "on_site"), FULL, ids=[f[0] for f in FULL])
+def test_any_other_change_is_a_full_build(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    taken: list[int], what: str, on_records: Change | None, on_site: Change | None,
+) -> None:  # fmt: skip
+    out = tmp_path / "site"
+    history = () if what.endswith("committed") else ("--no-history",)
+    build(run_cli, repo, out, *history)
+    if on_records is not None:
+        on_records(repo)
+    if on_site is not None:
+        on_site(out)
+    build(run_cli, repo, out, *history)
+    assert taken == [], what
+    expected = tmp_path / "fresh"
+    with monkeypatch.context() as patch:
+        patch.setenv("ISG_NO_CACHE", "1")
+        build(run_cli, repo, expected, *history)
+    assert tree(out) == tree(expected), what
+    # The state the full build left is that of the folder now: a free-text edit next is
+    # rebuilt, and again as a full build makes it.
+    edit(repo, "records/incidents/INC-2026-C3PWQ.yaml", "title: ", "title: Next, ")
+    build(run_cli, repo, out, *history)
+    assert taken == [1], what
+    with monkeypatch.context() as patch:
+        patch.setenv("ISG_NO_CACHE", "1")
+        build(run_cli, repo, tmp_path / "again", *history)
+    assert tree(out) == tree(tmp_path / "again"), what
+
+
+def test_another_time_templates_or_assets_are_a_full_build(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[int]
+) -> None:
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    edit(repo, OPEN, "title: ", "title: New, ")
+    result = run_cli(
+        "site", "build", "--repo", str(repo), "--at", "2026-11-28T12:00:00+00:00",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.exit_code == 0 and taken == []
+    build(run_cli, repo, out)  # back to the time of the last build but one: a full build
+    assert taken == []
+    css = sorted((repo / "site" / "static").glob("*.css"))[0]
+    css.write_text(css.read_text() + "\n/* edited */\n")
+    build(run_cli, repo, out)
+    assert taken == []
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)

@@ -1,0 +1,439 @@
+"""A site rebuild that reads only what changed (docs/REBUILD.md, docs/SITE.md "Rebuilds").
+
+The page memo (page_memo.py) spares a rebuild the pages whose inputs are the same, but
+working those inputs out passes over every record (~7.5 s at 50,000 incidents). When the
+records that changed since the last build into a folder are incidents, and only in what no
+yearly report reads (`sla.memory.REPORT_BLIND`: title, description, notes, who reported it
+and how: the helpdesk's everyday edits), only these can change: each such incident's page,
+its year's list, the open list, the home page, the pages of the CIs it names, the feed, the
+search index and the open data. `rebuild` then reads the records besides incidents (their
+own cache file), the changed incidents, and what the last build kept of every other
+incident (`pages.thin_incident` with its status's priority and worst state); plans only
+those pages (`pages.pages_showing`, through the memo as usual); remakes the feed; and
+replaces the changed records' lines in the search index and the open data.
+
+Anything else is a full build (with the memo): another record or attachment changed, an
+incident added, removed, or changed in what reports read (its status, its years...), more
+than `LIMIT` changed, another `--at`, the members' build, another HEAD when git's history is
+read, other templates, assets or isg code, or a file of the site not as the last build left
+it (edited, removed, added: each file's size and modification time, each folder's
+modification time). Its output is the output of a full build: tests/cli/test_site_rebuild.py
+builds both after each kind of change and compares every file.
+
+What a build leaves for the next (`remember`) is in the page memo's store, per output
+folder, written after the site: a build first forgets it (`PageMemo.forget_rebuild_state`),
+so a build cut short leaves none.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from stat import S_ISDIR, S_ISREG
+from typing import Any
+
+from isg.compliance import years_read
+from isg.errors import IsgError
+from isg.git_history import resolve_commit
+from isg.model import KIND_BY_DIRECTORY
+from isg.record_cache import INCIDENTS, current_files, load_registry
+from isg.records import Registry, read_one
+from isg.render.builder import (
+    BuildCounts,
+    _put,
+    _render_all,
+    make_environment,
+    search_entry,
+)
+from isg.render.feeds import atom_feed, patch_export, patch_search_index, replace_lines
+from isg.render.page_memo import PageMemo, Row
+from isg.render.pages import SiteData, Status, Summary, pages_showing, recent_changes, thin_incident
+from isg.render.public import publishable
+from isg.schemas import SchemaSet
+from isg.sla.memory import SlaMemory, evaluate_remembered, report_digest
+from isg.summaries import blob_id
+
+VERSION = 1
+LIMIT = 100  # changed incidents: with more, a full build costs little more
+# The files besides the pages that a rebuild makes again (the others need no incident's text).
+EXPORT, SEARCH, FEED = "data/records.json", "assets/search-index.js", "feed.atom"
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a build is made from besides the records: equal, or a rebuild is not taken."""
+
+    at: str  # isoformat
+    internal: bool
+    head: str | None  # the commit, when git's history is read (reports name it)
+    assets: dict[str, str]  # the site's static files by name: the blob of each
+
+    def as_json(self) -> dict[str, Any]:
+        return {"at": self.at, "internal": self.internal, "head": self.head, "assets": self.assets}
+
+
+def inputs(root: Path, site_dir: Path, at: datetime, *, internal: bool, history: bool) -> Inputs:
+    """The inputs of a build of the registry at `root` with the templates in `site_dir`."""
+    assets = {}
+    for asset in sorted((site_dir / "static").glob("*")):
+        if asset.is_file() and not asset.is_symlink():
+            assets[asset.name] = blob_id(asset.read_bytes())
+    head = resolve_commit(root, "HEAD") if history else None
+    return Inputs(at.isoformat(), internal, head, assets)
+
+
+# What is kept of each incident: [path, blob, ID, thin data (None: not published), its
+# status's priority and worst state (None: no status)], in path order.
+Kept = list[list[Any]]
+
+
+def remember(
+    memo: PageMemo, out: Path, files: Mapping[str, str], ids: Mapping[str, str],
+    data: SiteData, made: Inputs,
+) -> None:  # fmt: skip
+    """After a full build into `out`: keep what a rebuild needs. `files`: every file under
+    `records/` by path, with its blob (`registry_files`); `ids`: each incident's ID by
+    path."""
+    shown = data.records.get("incident", {})
+    kept: Kept = []
+    for path in sorted(p for p in files if p.startswith(INCIDENTS)):
+        record_id = ids.get(path)
+        if record_id is None:
+            return  # not an incident record (a stray file): no rebuild
+        kept.append([path, files[path], *_part(record_id, shown.get(record_id), data.sla)])
+    others = {path: blob for path, blob in files.items() if not path.startswith(INCIDENTS)}
+    # The recent events: which they are and when follows from what a rebuild does not
+    # change (times, the other records); only the titles shown are read again.
+    recent = [
+        [event["kind"], event["id"], event["what"], event["at"].isoformat(), event["url"]]
+        for event in recent_changes(data)
+    ]
+    out = out.resolve()
+    files_of, folders = _site_files(out, memo.rows)
+    if files_of is None:
+        return
+    state = {
+        "version": VERSION,
+        **made.as_json(),
+        "others": others,
+        "files": files_of,
+        "folders": folders,
+        "recent": recent,
+    }
+    memo.keep_rebuild_state(json.dumps(state), _kept_text(kept))
+
+
+def _kept_text(kept: Kept) -> str:
+    """The kept incidents as one JSON list, a row a line: a rebuild replaces the lines of
+    those it changed (`_kept_patched`; encoding all 50,000 again took ~0.4 s)."""
+    return "[\n" + ",\n".join(json.dumps(row) for row in kept) + "\n]"
+
+
+def _kept_patched(text: str, rows: list[list[Any]]) -> str | None:
+    """`_kept_text` of the kept incidents with `rows` (of incidents already there) replaced."""
+    lines = {f"\n[{json.dumps(row[0])}, ".encode(): json.dumps(row).encode() for row in rows}
+    found = replace_lines(text.encode(), lines)
+    return None if found is None else found.decode()
+
+
+def registry_files(root: Path, registry: Registry) -> dict[str, str] | None:
+    """Every file under `records/` with its blob (records and attachments), None if the
+    loader did not know the blobs."""
+    if registry.blobs is None:
+        return None
+    found = dict(registry.blobs)
+    for rel in registry.attachments:
+        found[rel] = blob_id(read_one(root, rel))
+    return found
+
+
+def _part(record_id: str, data: Mapping[str, Any] | None, sla: Mapping[str, Status]) -> list[Any]:
+    """What the pages about many incidents read of one: [ID, its thin data (None: not
+    published), its status's priority and worst state (None: no status)]."""
+    status = sla.get(record_id) if data is not None else None
+    thin = thin_incident(data) if data is not None else None
+    if status is None:
+        return [record_id, thin, None, None]
+    return [record_id, thin, status.priority, status.worst]
+
+
+def _site_files(
+    out: Path, rows: Mapping[str, Row]
+) -> tuple[dict[str, list[int]] | None, dict[str, int]]:
+    """The size and modification time of each file of `out` that has no memo row, and the
+    modification time of each folder (a file added to a folder changes its time)."""
+    files: dict[str, list[int]] = {}
+    folders: dict[str, int] = {}
+    top = str(out)
+    for dirpath, dirnames, filenames in os.walk(top):
+        rel = "" if dirpath == top else dirpath[len(top) + 1 :].replace(os.sep, "/")
+        folders[rel] = os.lstat(dirpath).st_mtime_ns
+        for name in filenames:
+            path = f"{rel}/{name}" if rel else name
+            if path not in rows:
+                found = os.lstat(f"{dirpath}/{name}")
+                if not S_ISREG(found.st_mode):
+                    return None, {}
+                files[path] = [found.st_size, found.st_mtime_ns]
+        if any(os.path.islink(f"{dirpath}/{d}") for d in dirnames):
+            return None, {}
+    return files, folders
+
+
+def _intact(
+    out: Path, rows: Mapping[str, Row], files: Mapping[str, list[int]], folders: Mapping[str, int]
+) -> bool:
+    """Whether `out` holds what the last build left there: each page of the memo and each
+    other file with its size and modification time, each folder with its modification time
+    (a file added or removed changes it)."""
+    top = str(out)
+    try:
+        for rel, mtime in folders.items():
+            found = os.lstat(f"{top}/{rel}" if rel else top)
+            if not S_ISDIR(found.st_mode) or found.st_mtime_ns != mtime:
+                return False
+        for path, row in rows.items():
+            found = os.lstat(f"{top}/{path}")
+            if not S_ISREG(found.st_mode) or (found.st_size, found.st_mtime_ns) != row[1:]:
+                return False
+        for path, (size, mtime) in files.items():
+            found = os.lstat(f"{top}/{path}")
+            if not S_ISREG(found.st_mode) or (found.st_size, found.st_mtime_ns) != (size, mtime):
+                return False
+    except OSError:
+        return False
+    return True
+
+
+def rebuild(
+    root: Path, schemas: SchemaSet, memo: PageMemo, site_dir: Path, out: Path, made: Inputs,
+) -> BuildCounts | None:  # fmt: skip
+    """Rebuild the site in `out` from what changed since the last build there, when only
+    incidents changed and only in what yearly reports do not read; None (nothing written)
+    when a full build is needed."""
+    found = memo.rebuild_state()
+    if found is None:
+        return None
+    try:
+        state = json.loads(found[0])
+    except ValueError:
+        return None
+    if not isinstance(state, dict) or state.get("version") != VERSION:
+        return None
+    if {k: state.get(k) for k in made.as_json()} != made.as_json():
+        return None
+    out = out.resolve()
+    with ThreadPoolExecutor(2) as pool:
+        # Git lists the records and every file of the site is looked at (both mostly wait
+        # on the system) while the kept incidents are decoded here.
+        listed = pool.submit(current_files, root)
+        intact = pool.submit(_intact, out, memo.rows, state["files"], state["folders"])
+        try:
+            kept: Kept = json.loads(found[1])
+        except ValueError:
+            return None
+        changed = _changes(root, listed.result(), state["others"], kept)
+        if changed is None or not intact.result():
+            return None
+        listing = listed.result()
+    try:
+        # The changed incidents first: a change that is not only free text costs no more.
+        mine = load_registry(root, schemas, listing=listing, only=changed)
+        if not _only_free_text(root, mine, schemas, changed, kept):
+            return None
+        registry = load_registry(root, schemas, listing=listing, only=[*state["others"], *changed])
+    except IsgError:
+        return None
+    site = _site_data(root, registry, schemas, changed, kept, made, state["recent"])
+    if site is None:
+        return None
+    return _write(out, site_dir, memo, site, made, (state, found[1]), kept, changed)
+
+
+def _changes(
+    root: Path, listing: Mapping[str, tuple[Any, str | None]], others: Mapping[str, str],
+    kept: Kept,
+) -> dict[str, str] | None:  # fmt: skip
+    """The incident files that changed (path -> blob now); None unless only incident files
+    changed, none added or removed, at most `LIMIT`."""
+    if len(listing) != len(others) + len(kept):
+        return None
+    unknown = [rel for rel, (_, blob) in listing.items() if blob is None]
+    if len(unknown) > LIMIT:
+        return None
+    blobs = {rel: blob for rel, (_, blob) in listing.items() if blob is not None}
+    blobs.update((rel, blob_id(read_one(root, rel))) for rel in unknown)
+    if any(blobs.get(path) != blob for path, blob in others.items()):
+        return None
+    changed: dict[str, str] = {}
+    for path, blob, *_ in kept:
+        now = blobs.get(path)
+        if now is None:
+            return None
+        if now != blob:
+            changed[path] = now
+            if len(changed) > LIMIT:
+                return None
+    ids = [row[2] for row in kept]
+    if len(set(ids)) != len(ids):
+        return None  # an ID in two files: which one is shown is the full build's to say
+    return changed
+
+
+def _only_free_text(
+    root: Path, registry: Registry, schemas: SchemaSet, changed: Mapping[str, str], kept: Kept
+) -> bool:
+    """Whether each changed incident is a valid, published record that reads, to yearly
+    reports, as its kept file did: the same ID, years and what reports read (the SLA store
+    keeps that by blob), so every report, and every status but its title, is as it was.
+    Each one's reads are kept under its new blob for the next rebuild."""
+    if registry.load_findings or len(registry.records) != len(changed):
+        return False
+    before = {row[0]: row for row in kept if row[0] in changed}
+    reads: dict[str, tuple[Any, str]] = {}
+    for record in registry.records:
+        path = record.path
+        if not registry.is_valid(record, schemas):
+            return False
+        if record.id != before[path][2] or before[path][3] is None:
+            return False  # not published before: a full build says whether it is now
+        reads[path] = (years_read("incident", record.data), report_digest("incident", record.data))
+    store = SlaMemory.open(root)
+    if store is None:
+        return False
+    try:
+        old = store.report_reads({f"incident {before[path][1]}" for path in changed})
+        for path in changed:
+            if old.get(f"incident {before[path][1]}") != reads[path]:
+                return False
+        store.keep_report_reads({f"incident {changed[path]}": reads[path] for path in changed})
+    except sqlite3.Error:
+        return False
+    finally:
+        store.close()
+    return True
+
+
+def _site_data(
+    root: Path, registry: Registry, schemas: SchemaSet, changed: Mapping[str, str],
+    kept: Kept, made: Inputs, recent: list[list[str]],
+) -> SiteData | None:  # fmt: skip
+    """The site data of the rebuild: every incident but the changed ones thin, with a
+    `Summary` for a status; None if the records besides incidents do not load whole."""
+    if registry.load_findings or any(not registry.is_valid(r, schemas) for r in registry.records):
+        return None  # the full build says what is wrong
+    published = publishable(registry, schemas, internal=made.internal)
+    records: dict[str, dict[str, dict[str, Any]]] = {}
+    blobs: dict[tuple[str, str], bytes | None] = {}
+    for path, item in published.items():
+        kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
+        if kind != "incident":
+            records.setdefault(kind, {})[str(item.get("id"))] = item
+        blobs[kind, str(item.get("id"))] = (registry.blobs or {})[path].encode()
+    shown: dict[str, dict[str, Any]] = {}
+    sla: dict[str, Status] = {}
+    for path, _, record_id, thin, priority, worst in kept:  # in path order, as `gather`
+        if path in changed:
+            if path not in published:
+                return None  # not published any more: a full build
+            shown[record_id] = published[path]
+        elif thin is not None:
+            shown[record_id] = thin
+            if priority is not None:
+                sla[record_id] = Summary(priority, worst)
+    records["incident"] = shown
+    at = datetime.fromisoformat(made.at)
+    try:
+        run = evaluate_remembered(root, registry, schemas, now=at, lazy=True)
+    except IsgError:
+        return None
+    ids = {row[2] for row in kept if row[0] in changed}
+    sla.update((s.incident_id, s) for s in run.statuses if s.incident_id in ids)
+    sla.update((i, k) for i, k in run.kept.items() if i in ids)
+    data = SiteData(
+        at=at, records=records, sla=sla, blobs=blobs,
+        fingerprints={k: v for k, v in run.fingerprints.items() if k in ids},
+    )  # fmt: skip
+    data.recent = []
+    for kind, record_id, what, when, url in recent:
+        record = data.get(kind, record_id) or {}
+        data.recent.append(
+            {
+                "at": datetime.fromisoformat(when), "kind": kind, "id": record_id,
+                "title": record.get("title", record_id), "what": what, "url": url,
+            }
+        )  # fmt: skip
+    return data
+
+
+def _write(
+    out: Path, site_dir: Path, memo: PageMemo, data: SiteData, made: Inputs,
+    last: tuple[dict[str, Any], str], kept: Kept, changed: Mapping[str, str],
+) -> BuildCounts | None:  # fmt: skip
+    """Make the pages and files the changed incidents are shown in, and keep the new state
+    (`last`: the state the last build left, and its kept incidents' text). The open data,
+    the search index and the kept incidents are worked out before anything is written."""
+    state = last[0]
+    ids = sorted(row[2] for row in kept if row[0] in changed)
+    incidents = data.records["incident"]
+    rows = [
+        [path, changed[path], record_id, *_part(record_id, incidents[record_id], data.sla)[1:]]
+        for path, _, record_id, *_ in kept
+        if path in changed
+    ]
+    kept_text = _kept_patched(last[1], rows)
+    try:
+        export = (out / EXPORT).read_bytes()
+        search = (out / SEARCH).read_bytes()
+    except OSError:
+        return None
+    new_export = patch_export(export, "incident", {i: incidents[i] for i in ids})
+    new_search = patch_search_index(search, [search_entry("incident", incidents[i]) for i in ids])
+    if new_export is None or new_search is None or kept_text is None:
+        return None
+    memo.forget_rebuild_state()  # from here on the folder changes
+    pages = pages_showing(data, ids)
+    env = make_environment(site_dir)
+    present = {page.path for page in pages if page.path in memo.rows}
+    done = _render_all(env, pages, data, made.internal, out=out, present=present, memo=memo.rows)
+    made_folders: set[str] = set()
+    written = sum(
+        _put(out, rel, content, True, made_folders)
+        for rel, content in (
+            (EXPORT, new_export),
+            (SEARCH, new_search),
+            (FEED, atom_feed(recent_changes(data), data.at)),
+        )
+    )
+    memo_rows = dict(memo.rows)
+    for page, (_, row, kept_as_was) in zip(pages, done, strict=True):
+        if not kept_as_was:
+            if row is None:
+                memo_rows.pop(page.path, None)
+            else:
+                memo_rows[page.path] = row
+    memo.keep(memo_rows)
+    # What is not a memo row now (the files remade here, a page whose key cannot be made),
+    # with its size and time; the folders' times (a file replaced changes them).
+    files = {p: size_time for p, size_time in state["files"].items() if p not in memo_rows}
+    try:
+        for path in [EXPORT, SEARCH, FEED, *(p.path for p in pages if p.path not in memo_rows)]:
+            found = os.lstat(out / path)
+            files[path] = [found.st_size, found.st_mtime_ns]
+        folders = {rel: os.lstat(out / rel if rel else out).st_mtime_ns for rel in state["folders"]}
+    except OSError:
+        return None  # something else is writing there: no state kept, a full build next
+    state = {**state, "files": files, "folders": folders}
+    memo.keep_rebuild_state(json.dumps(state), kept_text)
+    return BuildCounts(
+        files=len(memo_rows) + len(files),
+        written=written + sum(w for w, _, _ in done),
+        removed=0,
+        rendered=sum(1 for _, _, kept_as_was in done if not kept_as_was),
+    )
