@@ -25,10 +25,21 @@ PARENT = os.getpid()
 
 # (module, attribute path) of each phase, in the order a site build reaches them.
 PHASES = (
+    ("isg.cli.site", "PageMemo.open"),
+    ("isg.render.rebuild", "rebuild"),
+    ("isg.render.rebuild", "_changes"),
+    ("isg.render.rebuild", "_intact"),
+    ("isg.render.rebuild", "load_registry"),
+    ("isg.render.rebuild", "_only_free_text"),
+    ("isg.render.rebuild", "_site_data"),
+    ("isg.render.rebuild", "evaluate_remembered"),
+    ("isg.render.rebuild", "_write"),
+    ("isg.render.rebuild", "pages_showing"),
+    ("isg.render.rebuild", "_render_all"),
+    ("isg.render.rebuild", "remember"),
     ("isg.cli.site", "remembered_reopened"),
     ("isg.cli.site", "load_registry"),
     ("isg.cli.site", "KeptReports.open"),
-    ("isg.cli.site", "PageMemo.open"),
     ("isg.cli.site", "gather"),
     ("isg.render.builder", "publishable"),
     ("isg.render.builder", "EarlyFiles.start"),

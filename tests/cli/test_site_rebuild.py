@@ -208,3 +208,27 @@ def test_another_time_templates_or_assets_are_a_full_build(
     build(run_cli, repo, out)
     assert taken == []
     assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+
+
+def test_the_site_is_looked_at_by_a_forked_process_when_it_is_large(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[int]
+) -> None:
+    """From `LOOK_APART_FROM` pages, whether every file is as the last build left it is
+    worked out in a forked process, and answers the same."""
+    from isg import forks
+
+    looked: list[object] = []
+    real_soon = rebuild.forked_soon
+    monkeypatch.setattr(rebuild, "LOOK_APART_FROM", 1)
+    monkeypatch.setattr(forks, "workers", lambda: 2)
+    monkeypatch.setattr(rebuild, "forked_soon", lambda *a: looked.append(a[0]) or real_soon(*a))
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    edit(repo, OPEN, "title: ", "title: New, ")
+    build(run_cli, repo, out)
+    assert taken == [1] and looked == [rebuild._intact_of]
+    _defaced(out)
+    edit(repo, OPEN, "title: New, ", "title: ")
+    build(run_cli, repo, out)
+    assert taken == [1] and len(looked) == 2  # looked at, found defaced: a full build
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)

@@ -697,15 +697,18 @@ def _check_inside(rel: str) -> None:
         raise SiteError(f"refusing to write outside the site: {rel}")
 
 
-def _put(out: Path, rel: str, content: bytes, present: bool, folders: set[str]) -> bool:
+def _put(
+    out: Path, rel: str, content: bytes, present: bool, folders: set[str], *, known: bool = False
+) -> bool:
     """Write `content` to `out/rel` unless it is already there; True if written. Paths are
-    strings here: this runs for each of 57,000 files, and pathlib cost ~20 us a file."""
+    strings here: this runs for each of 57,000 files, and pathlib cost ~20 us a file.
+    `known`: the caller knows the file there differs (it is not read to compare)."""
     _check_inside(rel)
     target = f"{out}/{rel}"
     folder = target.rpartition("/")[0]
     if folder not in folders:
         _safe_folder(out, Path(folder), folders)
-    if present and _same(target, content):
+    if present and not known and _same(target, content):
         return False
     if not present:
         # A page nobody can have seen yet is written in place: writing aside and renaming

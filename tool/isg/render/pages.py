@@ -243,13 +243,16 @@ def charted_statuses(data: SiteData) -> list[IncidentStatus]:
     return found
 
 
-def back_links(data: SiteData) -> dict[str, dict[str, list[dict[str, Any]]]]:
-    """Every public record that names each CI, by CI and kind, in one pass over the records
-    (asked per CI, it was a pass over 50,000 incidents for each CI)."""
+def back_links(
+    data: SiteData, only: Collection[str] | None = None
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Every public record that names each CI (`only`: these CIs), by CI and kind, in one
+    pass over the records (asked per CI, it was a pass over 50,000 incidents for each CI)."""
     found: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
     for incident in data.of("incident"):
         for ci_id in dict.fromkeys(incident.get("affected_cis") or []):
-            found[ci_id]["incident"].append(shown(incident, "id", "title"))
+            if only is None or ci_id in only:
+                found[ci_id]["incident"].append(shown(incident, "id", "title"))
     rfc_cis: dict[str, set[str]] = {}
     for kind in ("problem", "known-error", "rfc", "knowledge"):
         for record in data.of(kind):
@@ -389,6 +392,7 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
     list of every incident was 22 MB at 50,000 incidents, and changed with any of them).
     `only`: the pages of these incidents and of their years, and the list."""
     by_year: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    counts: dict[int, int] = defaultdict(int)  # incidents a year
     open_rows = []
     timed_years: set[int] = set()
     pages = []
@@ -402,18 +406,23 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
         }
     )
     for incident in data.of("incident"):
+        year = incident_year(incident)
+        counts[year] += 1
+        listed = years_of is None or year in years_of
+        is_open = incident.get("status") != "closed"
+        if not listed and not is_open:
+            continue  # in no list planned here (a rebuild plans a few years' lists)
         status = data.sla.get(incident["id"])
         row = {
             **shown(incident, "id", "title", "reporting_state", "status"),
             "_priority": status.priority if status else None,
             "_state": worst_state(status),
         }
-        year = incident_year(incident)
-        by_year[year].append(row)
-        if incident.get("status") != "closed":
+        if is_open:
             open_rows.append(row)
-        if years_of is not None and year not in years_of:
+        if not listed:
             continue  # neither its page nor its year's list is planned
+        by_year[year].append(row)
         # A remembered status is only ever of an incident closed by `at`
         # (`evaluate_remembered`): settled, without parsing its closing time again.
         timed = (
@@ -436,18 +445,16 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
                 stand_ins=_stand_ins(data, incident["id"], problem),
             )
         )
-    years = sorted(by_year, reverse=True)
+    years = sorted(counts, reverse=True)
     pages.append(
         Page(
             "incidents/index.html",
             "incidents.html.j2",
             "Incidents",
-            {"incidents": open_rows, "years": [(year, len(by_year[year])) for year in years]},
+            {"incidents": open_rows, "years": [(year, counts[year]) for year in years]},
         )
     )
     for year in sorted(by_year):
-        if years_of is not None and year not in years_of:
-            continue
         pages.append(
             Page(
                 year_url(year),
@@ -630,7 +637,7 @@ def _ci_pages(data: SiteData, only: Collection[str] | None = None) -> list[Page]
                 timed=False,
             )
         )
-    links = back_links(data)
+    links = back_links(data, only)
     for ci in cis:
         if only is not None and ci["id"] not in only:
             continue
