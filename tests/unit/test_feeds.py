@@ -117,13 +117,15 @@ def test_records_replaced_in_the_export_make_the_export_of_the_records_changed(
     assert patch_export(export_json(records, AT), kind, missing) is None
 
 
+# Text like the JSON between two entries of the index.
+NEAR = st.sampled_from(['}, {"id": ', '},\n{"id": "x", "kind": "ci", ']) | TEXT
 ENTRY = st.fixed_dictionaries(
     {
         "url": TEXT,
         "kind": st.sampled_from(["ci", "incident"]),
-        "id": TEXT,
-        "title": TEXT,
-        "text": TEXT,
+        "id": NEAR,
+        "title": NEAR,
+        "text": NEAR,
     }
 )
 
@@ -139,11 +141,13 @@ def test_entries_replaced_in_the_search_index_make_the_index_of_the_entries_chan
     chosen = data.draw(st.lists(st.sampled_from(range(len(entries))), min_size=1, unique=True))
     changed = list(entries)
     for index in chosen:
-        changed[index] = {**entries[index], "title": data.draw(TEXT), "text": data.draw(TEXT)}
+        changed[index] = {**entries[index], "title": data.draw(NEAR), "text": data.draw(NEAR)}
     new = [changed[index] for index in chosen]
     assert patch_search_index(search_index_js(entries), new) == search_index_js(changed)
     text = search_index_js(changed).decode()
     assert (
         json.loads(text.removeprefix("window.ISG_SEARCH_INDEX = ").removesuffix(";\n")) == changed
     )
+    body = text.removeprefix("window.ISG_SEARCH_INDEX = [\n").removesuffix("\n];\n")
+    assert [json.loads(line.removesuffix(",")) for line in body.split("\n")] == changed
     assert patch_search_index(search_index_js([]), new) is None

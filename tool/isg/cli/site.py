@@ -6,6 +6,7 @@ import contextlib
 import functools
 import http.server
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,10 +24,18 @@ from isg.cli.common import (
     repo_option,
 )
 from isg.errors import UsageError
+from isg.forks import forked_soon, worth_forking
 from isg.git_history import head_commit_time, resolve_commit
 from isg.records import Registry
 from isg.render import rebuild
-from isg.render.builder import REPORTS_PARALLEL_FROM, BuildCounts, EarlyFiles, build_site, gather
+from isg.render.builder import (
+    PARALLEL_FROM,
+    REPORTS_PARALLEL_FROM,
+    BuildCounts,
+    EarlyFiles,
+    build_site,
+    gather,
+)
 from isg.render.page_memo import PageMemo
 from isg.schemas import SchemaSet, load_schemas
 from isg.sla.memory import KeptReports, evaluate_remembered, remembered_reopened
@@ -183,9 +192,15 @@ def _build(
                 kept.close()
             if reports is not None:
                 reports.finish()
-        # What the next rebuild needs of the registry (render/rebuild.py).
+        # What the next rebuild needs of the registry (render/rebuild.py), what it keeps of
+        # each incident made beside the rendering (the parent mostly waits meanwhile).
         files = rebuild.registry_files(root, registry) if made is not None else None
-        ids = {r.path: r.id for r in registry.of_kind("incident")}
+        job = (files or {}, {r.path: r.id for r in registry.of_kind("incident")}, data)
+        incidents_kept: Callable[[], list[str | None]] | None = None
+        if files is not None and worth_forking(len(registry.records), PARALLEL_FROM):
+            incidents_kept = stack.enter_context(forked_soon(rebuild.kept_of, [job]))
+        elif files is not None:
+            incidents_kept = functools.partial(lambda: [rebuild.kept_of(job)])
         # The pages need only `data`: the rest goes before forking. Freed by reference
         # counting (a collection here found 33 objects in 1.4 s at 50,000 incidents).
         del registry
@@ -193,9 +208,9 @@ def _build(
         done = build_site(
             data, templates, target, internal=internal, progress=progress, memo=memo, early=early
         )
-    progress.finish()
-    if memo is not None and made is not None and files is not None:
-        rebuild.remember(memo, target, files, ids, data, made)
+        progress.finish()
+        if memo is not None and made is not None and files is not None and incidents_kept:
+            rebuild.remember(memo, target, files, data, made, incidents_kept()[0])
     return done
 
 

@@ -78,7 +78,11 @@ def search_index_js(entries: list[dict[str, str]]) -> bytes:
     (`patch_search_index`)."""
     if not entries:
         return b"window.ISG_SEARCH_INDEX = [];\n"
-    lines = ",\n".join(json.dumps(entry, sort_keys=True, ensure_ascii=True) for entry in entries)
+    # Encoded in one call (one a line took ~0.3 s more at 57,000 entries), then a line begun
+    # at each entry: an entry is flat (strings only) and a quote in a string is escaped, so
+    # `}, {"id": ` is only ever the end of one entry and the start of the next.
+    text = json.dumps(entries, sort_keys=True, ensure_ascii=True)[1:-1]
+    lines = text.replace('}, {"id": ', '},\n{"id": ')
     return f"window.ISG_SEARCH_INDEX = [\n{_markup_safe(lines)}\n];\n".encode()
 
 

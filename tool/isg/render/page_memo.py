@@ -25,13 +25,13 @@ import hashlib
 import os
 import sqlite3
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from stat import S_ISREG
 
-from isg.record_cache import cache_salt, open_database, package_versions
+from isg.record_cache import CACHE_DIR, cache_salt, open_database, package_versions
 from isg.render.pages import Page
 
 STORE_FILE = "site.sqlite"
@@ -103,14 +103,55 @@ def unchanged(target: str | Path, key: bytes | None, row: Row | None) -> bool:
 
 @dataclass
 class PageMemo:
-    """The rows of one output folder, as the last build left them."""
+    """The rows of one output folder, as the last build left them (read when first asked
+    for: a rebuild that reads only what changed asks only for those of its pages,
+    `rows_of`, and has a forked process read them all, `read_rows`)."""
 
     db: sqlite3.Connection | None
     folder: str
-    rows: dict[str, Row] = field(default_factory=dict)
+    _rows: dict[str, Row] | None = None
     # The folder held nothing: its rows were not read (no page in it can be kept; 57,000
     # rows took ~0.3 s to read) and `keep` replaces them all.
     unread: bool = False
+    path: Path | None = None  # of the store
+
+    @property
+    def rows(self) -> dict[str, Row]:
+        if self._rows is None:
+            self._rows = {} if self.db is None else read_rows(self.db, self.folder)
+        return self._rows
+
+    def rows_of(self, paths: Iterable[str]) -> dict[str, Row]:
+        """The rows of these pages (those that have one)."""
+        if self._rows is not None or self.db is None:
+            return {path: self.rows[path] for path in paths if path in self.rows}
+        return read_rows(self.db, self.folder, paths)
+
+    def keep_rows(self, rows: Mapping[str, Row | None]) -> None:
+        """Write these rows (None: remove the page's), leaving the others as they are."""
+        if self.db is None or not rows:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany(
+                "DELETE FROM pages WHERE folder = ? AND path = ?",
+                [(self.folder, path) for path, row in rows.items() if row is None],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
+                [(self.folder, path, *row) for path, row in rows.items() if row is not None],
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            return
+        if self._rows is not None:
+            for path, row in rows.items():
+                if row is None:
+                    self._rows.pop(path, None)
+                else:
+                    self._rows[path] = row
 
     @classmethod
     def open(cls, root: Path, site_dir: Path, out: Path) -> PageMemo:
@@ -119,22 +160,10 @@ class PageMemo:
         version = f"{FORMAT} {cache_salt(root)} {_templates_digest(site_dir)} {renderer_versions()}"
         db = open_database(root, STORE_FILE, _SCHEMA, version)
         folder = str(out.resolve())
-        memo = cls(db, folder)
-        if db is None:
-            return memo
-        if _empty(out):
+        memo = cls(db, folder, path=root / CACHE_DIR / STORE_FILE)
+        if db is not None and _empty(out):
             memo.unread = True
-            return memo
-        try:
-            memo.rows = {
-                path: (bytes(key), size, mtime)
-                for path, key, size, mtime in db.execute(
-                    "SELECT path, key, size, mtime FROM pages WHERE folder = ?", (folder,)
-                )
-                if isinstance(key, bytes) and isinstance(size, int) and isinstance(mtime, int)
-            }
-        except sqlite3.Error:
-            memo.rows = {}
+            memo._rows = {}
         return memo
 
     def keep(self, rows: Mapping[str, Row]) -> None:
@@ -158,7 +187,7 @@ class PageMemo:
             self.db.executemany("DELETE FROM pages WHERE folder = ? AND path = ?", gone)
             self.db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)", new)
             self.db.execute("COMMIT")
-            self.rows, self.unread = dict(rows), False
+            self._rows, self.unread = dict(rows), False
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
@@ -208,6 +237,30 @@ class PageMemo:
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
+
+
+def read_rows(
+    db: sqlite3.Connection, folder: str, paths: Iterable[str] | None = None
+) -> dict[str, Row]:
+    """The memo's rows of `folder` (`paths`: of these pages only); none if unreadable."""
+    query = "SELECT path, key, size, mtime FROM pages WHERE folder = ?"
+    try:
+        found = (
+            db.execute(query, (folder,)).fetchall()
+            if paths is None
+            else [
+                row
+                for path in paths
+                for row in db.execute(query + " AND path = ?", (folder, path)).fetchall()
+            ]
+        )
+    except sqlite3.Error:
+        return {}
+    return {
+        path: (bytes(key), size, mtime)
+        for path, key, size, mtime in found
+        if isinstance(key, bytes) and isinstance(size, int) and isinstance(mtime, int)
+    }
 
 
 def _empty(folder: Path) -> bool:

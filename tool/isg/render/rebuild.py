@@ -42,7 +42,7 @@ from typing import Any
 
 from isg.compliance import years_read
 from isg.errors import IsgError
-from isg.forks import forked_soon, worth_forking
+from isg.forks import forked_soon
 from isg.git_history import resolve_commit
 from isg.model import KIND_BY_DIRECTORY
 from isg.record_cache import INCIDENTS, current_files, load_registry
@@ -55,7 +55,7 @@ from isg.render.builder import (
     search_entry,
 )
 from isg.render.feeds import atom_feed, patch_export, patch_search_index, replace_lines
-from isg.render.page_memo import PageMemo, Row
+from isg.render.page_memo import PageMemo, Row, read_rows
 from isg.render.pages import SiteData, Status, Summary, pages_showing, recent_changes, thin_incident
 from isg.render.public import publishable
 from isg.schemas import SchemaSet
@@ -96,20 +96,33 @@ def inputs(root: Path, site_dir: Path, at: datetime, *, internal: bool, history:
 Kept = list[list[Any]]
 
 
-def remember(
-    memo: PageMemo, out: Path, files: Mapping[str, str], ids: Mapping[str, str],
-    data: SiteData, made: Inputs,
-) -> None:  # fmt: skip
-    """After a full build into `out`: keep what a rebuild needs. `files`: every file under
-    `records/` by path, with its blob (`registry_files`); `ids`: each incident's ID by
-    path."""
+KeptOf = tuple[Mapping[str, str], Mapping[str, str], SiteData]  # files, IDs, data
+
+
+def kept_of(job: KeptOf) -> str | None:
+    """What a rebuild keeps of every incident (`_kept_text`), from `files` (every file under
+    `records/` by path, with its blob: `registry_files`), `ids` (each incident's ID by
+    path) and the site's data; None if a file among incidents is no incident record. ~1 s
+    of CPU at 50,000 incidents: a full build has a forked process make it while the pages
+    are rendered."""
+    files, ids, data = job
     shown = data.records.get("incident", {})
     kept: Kept = []
     for path in sorted(p for p in files if p.startswith(INCIDENTS)):
         record_id = ids.get(path)
         if record_id is None:
-            return  # not an incident record (a stray file): no rebuild
+            return None  # not an incident record (a stray file): no rebuild
         kept.append([path, files[path], *_part(record_id, shown.get(record_id), data.sla)])
+    return _kept_text(kept)
+
+
+def remember(
+    memo: PageMemo, out: Path, files: Mapping[str, str], data: SiteData, made: Inputs,
+    kept: str | None,
+) -> None:  # fmt: skip
+    """After a full build into `out`: keep what a rebuild needs (`kept`: `kept_of`'s)."""
+    if kept is None:
+        return
     others = {path: blob for path, blob in files.items() if not path.startswith(INCIDENTS)}
     # The recent events: which they are and when follows from what a rebuild does not
     # change (times, the other records); only the titles shown are read again.
@@ -128,14 +141,24 @@ def remember(
         "files": files_of,
         "folders": folders,
         "recent": recent,
+        "count": len(memo.rows) + len(files_of),  # files in the site
     }
-    memo.keep_rebuild_state(json.dumps(state), _kept_text(kept))
+    memo.keep_rebuild_state(json.dumps(state), kept)
 
 
 def _kept_text(kept: Kept) -> str:
     """The kept incidents as one JSON list, a row a line: a rebuild replaces the lines of
-    those it changed (`_kept_patched`; encoding all 50,000 again took ~0.4 s)."""
-    return "[\n" + ",\n".join(json.dumps(row) for row in kept) + "\n]"
+    those it changed (`_kept_patched`; encoding all 50,000 again took ~0.4 s).
+
+    Encoded in one call (a call a row took ~0.2 s more at 50,000), then a line begun at
+    each row: `], ["records/incidents/` with its quote unescaped is only ever the end of
+    one row and the start of the next (inside a row, the only list is its CIs', strings
+    after a key; a quote inside a string is escaped)."""
+    if not kept:
+        return "[\n\n]"
+    start = f"[{json.dumps(INCIDENTS)[:-1]}"
+    text = json.dumps(kept).replace(f"], {start}", f"],\n{start}")
+    return "[\n" + text[1:-1] + "\n]"
 
 
 def _kept_patched(text: str, rows: list[list[Any]]) -> str | None:
@@ -190,16 +213,23 @@ def _site_files(
 
 
 LOOK_APART_FROM = 5000  # pages: fewer are looked at here, quicker than forking a process
-Looked = tuple[Path, Mapping[str, Row], Mapping[str, list[int]], Mapping[str, int]]
+# The site's folder, the memo's store and the folder's key in it, the other files, the folders.
+Looked = tuple[Path, Path, str, Mapping[str, list[int]], Mapping[str, int]]
 
 
 def _intact_of(looked: Looked) -> bool:
-    return _intact(*looked)
-
-
-def _here(looked: Looked) -> list[bool]:
-    """`_intact` as the forked process answers it, worked out in this one."""
-    return [_intact(*looked)]
+    """`_intact` in a forked process, which reads the memo's rows itself (through its own
+    connection: the parent's is not the child's to use)."""
+    out, store, folder, files, folders = looked
+    try:
+        db = sqlite3.connect(store)
+    except sqlite3.Error:
+        return False
+    try:
+        rows = read_rows(db, folder)
+    finally:
+        db.close()
+    return bool(rows) and _intact(out, rows, files, folders)
 
 
 def _intact(
@@ -245,13 +275,15 @@ def rebuild(
     if {k: state.get(k) for k in made.as_json()} != made.as_json():
         return None
     out = out.resolve()
-    looked = (out, memo.rows, state["files"], state["folders"])
     with contextlib.ExitStack() as stack:
-        # Every file of the site is looked at (57,000 at 50,000 incidents: ~0.4 s, in a
-        # forked process when there are many) and git lists the records while the kept
-        # incidents are decoded here.
-        intact: Callable[[], list[bool]] = functools.partial(_here, looked)
-        if worth_forking(len(memo.rows), LOOK_APART_FROM):
+        # Every file of the site is looked at (57,000 at 50,000 incidents: their memo rows
+        # read ~0.2 s, their files ~0.4 s; in a forked process when there are many) and git
+        # lists the records while the kept incidents are decoded here.
+        intact: Callable[[], list[bool]] = functools.partial(
+            lambda: [_intact(out, memo.rows, state["files"], state["folders"])]
+        )
+        if state.get("count", 0) >= LOOK_APART_FROM and memo.path is not None:
+            looked = (out, memo.path, memo.folder, state["files"], state["folders"])
             intact = stack.enter_context(forked_soon(_intact_of, [looked]))
         pool = stack.enter_context(ThreadPoolExecutor(1))
         listed = pool.submit(current_files, root)
@@ -421,8 +453,8 @@ def _write(
     memo.forget_rebuild_state()  # from here on the folder changes
     pages = pages_showing(data, ids)
     env = make_environment(site_dir)
-    present = {page.path for page in pages if page.path in memo.rows}
-    done = _render_all(env, pages, data, made.internal, out=out, present=present, memo=memo.rows)
+    had = memo.rows_of(page.path for page in pages)
+    done = _render_all(env, pages, data, made.internal, out=out, present=set(had), memo=had)
     made_folders: set[str] = set()
     # The old bytes of the open data and the search index are at hand: compared here, not
     # read again from the disk (65 MB at 50,000 incidents).
@@ -431,19 +463,17 @@ def _write(
         for rel, new, old in ((EXPORT, new_export, export), (SEARCH, new_search, search))
     )
     written += _put(out, FEED, atom_feed(recent_changes(data), data.at), True, made_folders)
-    memo_rows = dict(memo.rows)
-    for page, (_, row, kept_as_was) in zip(pages, done, strict=True):
-        if not kept_as_was:
-            if row is None:
-                memo_rows.pop(page.path, None)
-            else:
-                memo_rows[page.path] = row
-    memo.keep(memo_rows)
+    remade: dict[str, Row | None] = {
+        page.path: row
+        for page, (_, row, kept_as_was) in zip(pages, done, strict=True)
+        if not kept_as_was
+    }
+    memo.keep_rows(remade)
     # What is not a memo row now (the files remade here, a page whose key cannot be made),
     # with its size and time; the folders' times (a file replaced changes them).
-    files = {p: size_time for p, size_time in state["files"].items() if p not in memo_rows}
+    files = {p: size_time for p, size_time in state["files"].items() if remade.get(p) is None}
     try:
-        for path in [EXPORT, SEARCH, FEED, *(p.path for p in pages if p.path not in memo_rows)]:
+        for path in [EXPORT, SEARCH, FEED, *(p for p, row in remade.items() if row is None)]:
             found = os.lstat(out / path)
             files[path] = [found.st_size, found.st_mtime_ns]
         folders = {rel: os.lstat(out / rel if rel else out).st_mtime_ns for rel in state["folders"]}
@@ -452,7 +482,7 @@ def _write(
     state = {**state, "files": files, "folders": folders}
     memo.keep_rebuild_state(json.dumps(state), kept_text)
     return BuildCounts(
-        files=len(memo_rows) + len(files),
+        files=state["count"],
         written=written + sum(w for w, _, _ in done),
         removed=0,
         rendered=sum(1 for _, _, kept_as_was in done if not kept_as_was),
