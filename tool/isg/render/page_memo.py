@@ -35,11 +35,12 @@ from isg.record_cache import CACHE_DIR, cache_salt, open_database, package_versi
 from isg.render.pages import Page
 
 STORE_FILE = "site.sqlite"
-FORMAT = "2"
+FORMAT = "3"
 # `rebuilds`: what the last build into a folder leaves for a rebuild that reads only what
-# changed (render/rebuild.py): its inputs and files, and apart, what the pages about many
-# incidents read of each (one JSON document: decoded in one call, where a row each took
-# ~0.5 s more at 50,000 incidents).
+# changed (render/rebuild.py): its inputs and files; `rebuild_incidents`, what the pages
+# about many incidents read of each (one JSON document: decoded in one call, where a row
+# each took ~0.5 s more at 50,000 incidents), valid only beside a `rebuilds` row (a build
+# forgets the small row before it writes: deleting the 18 MB one took ~0.08 s).
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE pages (
@@ -50,7 +51,8 @@ CREATE TABLE pages (
     mtime INTEGER NOT NULL,
     PRIMARY KEY (folder, path)
 ) WITHOUT ROWID;
-CREATE TABLE rebuilds (folder TEXT PRIMARY KEY, state TEXT NOT NULL, incidents TEXT NOT NULL);
+CREATE TABLE rebuilds (folder TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE rebuild_incidents (folder TEXT PRIMARY KEY, incidents TEXT NOT NULL);
 """
 Row = tuple[bytes, int, int]  # the page's key, and the size and mtime (ns) of its file
 
@@ -199,7 +201,9 @@ class PageMemo:
             return None
         try:
             found = self.db.execute(
-                "SELECT state, incidents FROM rebuilds WHERE folder = ?", (self.folder,)
+                "SELECT state, incidents FROM rebuilds JOIN rebuild_incidents USING (folder)"
+                " WHERE folder = ?",
+                (self.folder,),
             ).fetchone()
         except sqlite3.Error:
             return None
@@ -226,8 +230,9 @@ class PageMemo:
             return
         try:
             self.db.execute("BEGIN IMMEDIATE")
+            self.db.execute("INSERT OR REPLACE INTO rebuilds VALUES (?, ?)", (self.folder, state))
             self.db.execute(
-                "INSERT OR REPLACE INTO rebuilds VALUES (?, ?, ?)", (self.folder, state, incidents)
+                "INSERT OR REPLACE INTO rebuild_incidents VALUES (?, ?)", (self.folder, incidents)
             )
             self.db.execute("COMMIT")
         except sqlite3.Error:
