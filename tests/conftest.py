@@ -62,6 +62,14 @@ def run_cli(monkeypatch: pytest.MonkeyPatch) -> RunCli:
     return run
 
 
+def edit_file(root: Path, rel: str, old: str, new: str) -> None:
+    """Replace the first `old` in the file at `rel` under `root` with `new` (it must be there)."""
+    path = root / rel
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (rel, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
 def git(root: Path, *args: str, date: str = "2026-11-20T10:00:00+00:00") -> str:
     """Run git in `root` with a pinned author, committer and commit date."""
     env = {

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from conftest import edit_file
 from isg.canonical import canonical_text
 from isg.model import KIND_BY_DIRECTORY
 from isg.safe_yaml import parse_document
@@ -21,13 +22,6 @@ INTERNAL = "records/incidents/INC-2026-7EVZM.yaml"  # visibility: internal
 PAYLOAD = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 
-def _edit(root: Path, rel: str, old: str, new: str) -> None:
-    path = root / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {rel}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
 def _set(root: Path, rel: str, **fields: object) -> None:
     """Set top-level fields of a record, written back canonically."""
     path = root / rel
@@ -38,20 +32,20 @@ def _set(root: Path, rel: str, **fields: object) -> None:
 
 
 def _plant_sentinels(root: Path) -> None:
-    _edit(
+    edit_file(
         root,
         INCIDENT,
         "visibility: public",
         f"visibility: public\ninternal_notes: {SENTINEL_INTERNAL_FIELD}",
     )
-    _edit(root, INTERNAL, "title: ", f"title: {SENTINEL_INTERNAL_RECORD} ")
-    _edit(
+    edit_file(root, INTERNAL, "title: ", f"title: {SENTINEL_INTERNAL_RECORD} ")
+    edit_file(
         root,
         "records/members/fr-delegate.yaml",
         "email: fr-delegate@example.org",
         f"email: {SENTINEL_PERSONAL}",
     )
-    _edit(root, INCIDENT, "channel: ", "reported_by: fr-caseworker-lead\nchannel: ")
+    edit_file(root, INCIDENT, "channel: ", "reported_by: fr-caseworker-lead\nchannel: ")
 
 
 def _grep(site: Path, needle: str) -> list[str]:

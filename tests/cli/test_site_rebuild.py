@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import RunCli, git
+from conftest import RunCli, edit_file, git
 from isg.render import rebuild
 from site_builds import build, fresh, tree
 
@@ -35,13 +35,6 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return found
 
 
-def edit(repo: Path, rel: str, old: str, new: str) -> None:
-    path = repo / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, (rel, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
 def retitle(repo: Path, rel: str, title: str) -> None:
     """Give the record at `rel` the title `title` (a YAML double-quoted scalar: JSON's)."""
     path = repo / rel
@@ -53,7 +46,7 @@ def retitle(repo: Path, rel: str, title: str) -> None:
 
 Change = Callable[[Path], None]
 FREE_TEXT: list[tuple[str, Change, int]] = [  # (what, how, incidents changed)
-    ("an open incident retitled", lambda r: edit(r, OPEN, "title: ", "title: New, "), 1),
+    ("an open incident retitled", lambda r: edit_file(r, OPEN, "title: ", "title: New, "), 1),
     (
         "markup and JSON's own characters in a title",
         lambda r: retitle(r, CLOSED, '<script>"&\u2028\\ é </script>'),
@@ -62,14 +55,18 @@ FREE_TEXT: list[tuple[str, Change, int]] = [  # (what, how, incidents changed)
     (
         "a description and one of another year",
         lambda r: (
-            edit(r, CLOSED, "description: |\n", "description: |\n  Edited.\n"),
-            edit(r, OPEN, "description: |\n", "description: |\n  <b>Also</b>.\n"),
+            edit_file(r, CLOSED, "description: |\n", "description: |\n  Edited.\n"),
+            edit_file(r, OPEN, "description: |\n", "description: |\n  <b>Also</b>.\n"),
         ),
         2,
     ),
-    ("an internal incident's title", lambda r: edit(r, INTERNAL, "title: ", "title: Hidden, "), 1),
+    (
+        "an internal incident's title",
+        lambda r: edit_file(r, INTERNAL, "title: ", "title: Hidden, "),
+        1,
+    ),
     ("nothing", lambda r: None, 0),
-    ("back to the last build's bytes", lambda r: edit(r, OPEN, "title: New, ", "title: "), 1),
+    ("back to the last build's bytes", lambda r: edit_file(r, OPEN, "title: New, ", "title: "), 1),
 ]
 
 
@@ -110,8 +107,8 @@ def test_the_members_build_is_rebuilt_too(
 ) -> None:
     out = tmp_path / "site"
     build(run_cli, repo, out, "--internal")
-    edit(repo, INTERNAL, "title: ", "title: Hidden, ")
-    edit(repo, OPEN, "reporting_state: MT\n", "reporting_state: MT\ninternal_notes: Called.\n")
+    edit_file(repo, INTERNAL, "title: ", "title: Hidden, ")
+    edit_file(repo, OPEN, "reporting_state: MT\n", "reporting_state: MT\ninternal_notes: Called.\n")
     build(run_cli, repo, out, "--internal")
     assert taken == [2]
     expected = tmp_path / "fresh"
@@ -132,8 +129,12 @@ def _defaced(out: Path) -> None:
 
 
 FULL: list[tuple[str, Change | None, Change | None]] = [  # (what, to the registry, to the site)
-    ("an incident's urgency", lambda r: edit(r, CLOSED, "urgency: ", "urgency: low\n#"), None),
-    ("an open incident's impact", lambda r: edit(r, OPEN, "impact: medium", "impact: high"), None),
+    ("an incident's urgency", lambda r: edit_file(r, CLOSED, "urgency: ", "urgency: low\n#"), None),
+    (
+        "an open incident's impact",
+        lambda r: edit_file(r, OPEN, "impact: medium", "impact: high"),
+        None,
+    ),
     (
         "an incident added",
         lambda r: (r / "records/incidents/INC-2026-ZZZZZ.yaml").write_text(
@@ -152,11 +153,11 @@ FULL: list[tuple[str, Change | None, Change | None]] = [  # (what, to the regist
 
 def _retitle(repo: Path, folder: str, field: str = "title: ") -> None:
     first = sorted((repo / folder).glob("*.yaml"))[0]
-    edit(repo, first.relative_to(repo).as_posix(), field, f"{field}Other, ")
+    edit_file(repo, first.relative_to(repo).as_posix(), field, f"{field}Other, ")
 
 
 def _committed(repo: Path, rel: str) -> None:
-    edit(repo, rel, "title: ", "title: Committed, ")
+    edit_file(repo, rel, "title: ", "title: Committed, ")
     git(repo, "commit", "-qam", "retitled")
 
 
@@ -181,7 +182,7 @@ def test_any_other_change_is_a_full_build(
     assert tree(out) == tree(expected), what
     # The state the full build left is that of the folder now: a free-text edit next is
     # rebuilt, and again as a full build makes it.
-    edit(repo, "records/incidents/INC-2026-C3PWQ.yaml", "title: ", "title: Next, ")
+    edit_file(repo, "records/incidents/INC-2026-C3PWQ.yaml", "title: ", "title: Next, ")
     build(run_cli, repo, out, *history)
     assert taken == [1], what
     with monkeypatch.context() as patch:
@@ -195,7 +196,7 @@ def test_another_time_templates_or_assets_are_a_full_build(
 ) -> None:
     out = tmp_path / "site"
     build(run_cli, repo, out)
-    edit(repo, OPEN, "title: ", "title: New, ")
+    edit_file(repo, OPEN, "title: ", "title: New, ")
     result = run_cli(
         "site", "build", "--repo", str(repo), "--at", "2026-11-28T12:00:00+00:00",
         "--out", str(out),
@@ -224,11 +225,11 @@ def test_the_site_is_looked_at_by_a_forked_process_when_it_is_large(
     monkeypatch.setattr(rebuild, "forked_soon", lambda *a: looked.append(a[0]) or real_soon(*a))
     out = tmp_path / "site"
     build(run_cli, repo, out)
-    edit(repo, OPEN, "title: ", "title: New, ")
+    edit_file(repo, OPEN, "title: ", "title: New, ")
     build(run_cli, repo, out)
     assert taken == [1] and looked == [rebuild._intact_of]
     _defaced(out)
-    edit(repo, OPEN, "title: New, ", "title: ")
+    edit_file(repo, OPEN, "title: New, ", "title: ")
     build(run_cli, repo, out)
     assert taken == [1] and len(looked) == 2  # looked at, found defaced: a full build
     assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import FIXED_AT, FIXED_NOW, REPO_ROOT, RunCli, git
+from conftest import FIXED_AT, FIXED_NOW, REPO_ROOT, RunCli, edit_file, git
 from isg.record_cache import CACHE_DIR, load_registry
 from isg.render import rebuild
 from isg.schemas import load_schemas
@@ -67,13 +67,6 @@ def _same(root: Path, evaluated: int, **kw: object) -> str:
     return remembered
 
 
-def _edit(root: Path, rel: str, old: str, new: str) -> None:
-    path = root / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, (rel, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
 def _commit(root: Path, message: str, date: str) -> None:
     git(root, "add", "-A", date=date)
     git(root, "commit", "-qm", message, date=date)
@@ -94,11 +87,11 @@ def test_the_store_answers_as_a_full_run_through_a_history(git_repo: Path) -> No
     _same(root, ALL)  # the first run fills the store
     _same(root, OPEN)  # nothing changed: closed incidents come from the store
 
-    _edit(root, OPEN_ONE, "title: ", "title: Still open, ")
+    edit_file(root, OPEN_ONE, "title: ", "title: Still open, ")
     _commit(root, "an open incident edited", "2026-11-21T10:00:00+00:00")
     _same(root, OPEN)  # a new commit, read on its own
 
-    _edit(root, CLOSED_ONE, "title: ", "title: Renamed, ")
+    edit_file(root, CLOSED_ONE, "title: ", "title: Renamed, ")
     _same(root, OPEN + 1)  # uncommitted: its file's blob changed
     _commit(root, "a closed incident renamed", "2026-11-21T11:00:00+00:00")
     _same(root, OPEN)  # committed as it was: the line kept for that blob still holds
@@ -107,7 +100,7 @@ def test_the_store_answers_as_a_full_run_through_a_history(git_repo: Path) -> No
     # after the merge the branch's commit is first (git log follows the branch, whose tree
     # the merge kept), so the incident's evidence changes though its file did not.
     git(root, "branch", "side", "HEAD")
-    _edit(
+    edit_file(
         root,
         CLOSED_ONE,
         "knowledge_documented: '2025-07-14T09:10:00+02:00'",
@@ -116,13 +109,13 @@ def test_the_store_answers_as_a_full_run_through_a_history(git_repo: Path) -> No
     _commit(root, "closing corrected on main", "2026-11-23T10:00:00+00:00")
     on_main = _same(root, OPEN + 1)
     git(root, "checkout", "-q", "side")
-    _edit(
+    edit_file(
         root,
         CLOSED_ONE,
         "knowledge_documented: '2025-07-14T09:10:00+02:00'",
         "knowledge_documented: '2025-07-14T10:10:00+02:00'",
     )
-    _edit(root, CLOSED_TWO, "title: ", "title: Side, ")
+    edit_file(root, CLOSED_TWO, "title: ", "title: Side, ")
     _commit(root, "the same correction, earlier, on a branch", "2026-11-22T10:00:00+00:00")
     git(root, "checkout", "-q", "main")
     git(root, "merge", "-q", "--no-edit", "side", date="2026-11-24T10:00:00+00:00")
@@ -139,7 +132,7 @@ def test_the_store_answers_as_a_full_run_through_a_history(git_repo: Path) -> No
     _same(root, OPEN + 2)
 
     # A closure in a State's calendar: every deadline may move, nothing is reused.
-    _edit(
+    edit_file(
         root,
         "records/states/NL.yaml",
         "  closures:\n",
@@ -330,7 +323,7 @@ def test_statuses_of_closed_incidents_are_reused_and_equal(
     assert remembered() == expected and len(evaluated) == ALL
     evaluated.clear()
     assert remembered() == expected and len(evaluated) == OPEN
-    _edit(git_repo, CLOSED_ONE, "title: ", "title: Renamed, ")
+    edit_file(git_repo, CLOSED_ONE, "title: ", "title: Renamed, ")
     evaluated.clear()
     after_edit = remembered()
     assert len(evaluated) == OPEN + 1 and "INC-2025-04AVC" in evaluated

@@ -13,7 +13,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXED_NOW, REPO_ROOT, git
+from conftest import FIXED_NOW, REPO_ROOT, edit_file, git
 from isg.record_cache import CACHE_DIR
 from isg.summary_store import STORE_FILE
 from isg.validation import validate_repository
@@ -27,13 +27,6 @@ def _lines(root: Path, **kw: object) -> list[str]:
     return [counts] + [
         f"{f.path}:{f.line}:{f.column}: {f.rule}: {f.message} [{f.hint}]" for f in result.findings
     ]
-
-
-def _edit(root: Path, rel: str, old: str, new: str) -> None:
-    path = root / rel
-    text = path.read_text(encoding="utf-8")
-    assert old in text, (rel, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def _commit(root: Path, message: str) -> None:
@@ -53,7 +46,7 @@ def _steps() -> list[Step]:
         ("nothing changed", lambda r: None, 0),
         (
             "an unknown reference, unstaged",
-            lambda r: _edit(r, first, "reporting_state: ", "reporting_state: XX"),
+            lambda r: edit_file(r, first, "reporting_state: ", "reporting_state: XX"),
             1,
         ),
         ("the same, staged", lambda r: git(r, "add", "-A"), 1),
@@ -82,7 +75,7 @@ def _steps() -> list[Step]:
         ("restored", lambda r: git(r, "checkout", "--", first), 1),
         (
             "a time after now",
-            lambda r: _edit(r, first, "reported_at: ", f"reported_at: {future}  # "),
+            lambda r: edit_file(r, first, "reported_at: ", f"reported_at: {future}  # "),
             1,
         ),
         ("undone", lambda r: git(r, "checkout", "--", first), 1),
@@ -140,7 +133,9 @@ def test_a_store_made_outside_git_is_right_inside_it(registry: Path, counted: li
         os.utime(path, (1e9, 1e9))
     assert _lines(registry) == _lines(registry, use_cache=False)
     git(registry, "init", "-q", "-b", "main")
-    _edit(registry, f"{INCIDENTS}/INC-2026-4ADP7.yaml", "reporting_state: ", "reporting_state: XX")
+    edit_file(
+        registry, f"{INCIDENTS}/INC-2026-4ADP7.yaml", "reporting_state: ", "reporting_state: XX"
+    )
     counted.clear()
     assert _lines(registry) == _lines(registry, use_cache=False)
     _commit(registry, "first")
