@@ -112,21 +112,27 @@ def build_command(
     now = _as_of(at, root)
     target = out or root / "_site"
     templates = site_dir or root / "site"
+    schemas = load_schemas(root)
+    # The commit the reports name (and a rebuild checks): asked of git once.
+    commit = None if no_history else resolve_commit(root, "HEAD")
     with contextlib.ExitStack() as stack:
         # Opened before anything is written: the rows of an empty folder are not read.
         memo = PageMemo.open(root, templates, target) if caching() else None
+        made = None
+        done = None
         if memo is not None:
             stack.callback(memo.close)
-            made = rebuild.inputs(root, templates, now, internal=internal, history=not no_history)
+            made = rebuild.inputs(templates, now, internal=internal, head=commit)
             # Only incidents' free text changed since the last build there: only what shows
             # them is made (render/rebuild.py); else a full build, which forgets what the
             # last one left until it is done.
-            done = rebuild.rebuild(root, load_schemas(root), memo, templates, target, made)
+            done = rebuild.rebuild(root, schemas, memo, templates, target, made)
             if done is None:
                 memo.forget_rebuild_state()
-                done = _build(root, now, target, templates, internal, no_history, memo, made)
-        else:
-            done = _build(root, now, target, templates, internal, no_history, None, None)
+        if done is None:
+            done = _build(
+                root, schemas, now, target, templates, internal, no_history, commit, memo, made
+            )
     click.echo(
         f"{done.files} files written to {target} (status as of {now.isoformat()});"
         f" {done.written} changed, {done.removed} removed; {done.rendered} pages rendered"
@@ -134,10 +140,12 @@ def build_command(
 
 
 def _build(
-    root: Path, now: datetime, target: Path, templates: Path, internal: bool, no_history: bool,
-    memo: PageMemo | None, made: rebuild.Inputs | None,
+    root: Path, schemas: SchemaSet, now: datetime, target: Path, templates: Path,
+    internal: bool, no_history: bool, commit: str | None, memo: PageMemo | None,
+    made: rebuild.Inputs | None,
 ) -> BuildCounts:  # fmt: skip
-    """A full build (through the memo, if any): every record read."""
+    """A full build (through the memo, if any): every record read. `commit`: HEAD's, when
+    git's history is read."""
     # Reopened incidents for every yearly report: kept in the SLA store up to the last
     # build's commit; the commits since (or, the first time, the whole history: one pass)
     # read while the records load (git does most of it, in its own process).
@@ -147,7 +155,6 @@ def _build(
             None if no_history else pool.submit(remembered_reopened, root, use_cache=caching())
         )
         registry = load_registry(root)
-        schemas = load_schemas(root)
         if history is not None:
             reopened = history.result()
 
@@ -180,7 +187,7 @@ def _build(
                 schemas,
                 at=now,
                 internal=internal,
-                commit=None if no_history else resolve_commit(root, "HEAD"),
+                commit=commit,
                 reopened=reopened,
                 evaluate=evaluate,
                 progress=reports,
@@ -196,11 +203,9 @@ def _build(
         # each incident made beside the rendering (the parent mostly waits meanwhile).
         files = rebuild.registry_files(root, registry) if made is not None else None
         job = (files or {}, {r.path: r.id for r in registry.of_kind("incident")}, data)
-        incidents_kept: Callable[[], list[str | None]] | None = None
+        kept_apart: Callable[[], list[str | None]] | None = None
         if files is not None and worth_forking(len(registry.records), PARALLEL_FROM):
-            incidents_kept = stack.enter_context(forked_soon(rebuild.kept_of, [job]))
-        elif files is not None:
-            incidents_kept = functools.partial(lambda: [rebuild.kept_of(job)])
+            kept_apart = stack.enter_context(forked_soon(rebuild.kept_of, [job]))
         # The pages need only `data`: the rest goes before forking. Freed by reference
         # counting (a collection here found 33 objects in 1.4 s at 50,000 incidents).
         del registry
@@ -209,8 +214,9 @@ def _build(
             data, templates, target, internal=internal, progress=progress, memo=memo, early=early
         )
         progress.finish()
-        if memo is not None and made is not None and files is not None and incidents_kept:
-            rebuild.remember(memo, target, files, data, made, incidents_kept()[0])
+        if memo is not None and made is not None and files is not None:
+            incidents = kept_apart()[0] if kept_apart else rebuild.kept_of(job)
+            rebuild.remember(memo, target, files, data, made, incidents)
     return done
 
 

@@ -169,13 +169,7 @@ def gather(
             f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         )
         raise SiteError(f"the registry does not validate, run isg validate: {shown}")
-    records: dict[str, dict[str, dict[str, Any]]] = {}
-    blobs: dict[tuple[str, str], bytes | None] = {}  # (kind, ID) -> the blob of the file shown
-    for path, data in publishable(registry, schemas, internal=internal).items():
-        kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
-        records.setdefault(kind, {})[str(data.get("id"))] = data
-        blob = (registry.blobs or {}).get(path)
-        blobs[kind, str(data.get("id"))] = blob.encode() if blob else None
+    records, blobs = published_records(registry, schemas, internal=internal)
     if records_known is not None:
         unknown = _NotYet()  # what is not known yet fails loudly if asked for
         early = SiteData(at=at, records=records, sla=unknown, reports=unknown, blobs=blobs)
@@ -235,6 +229,25 @@ def gather(
     return SiteData(
         at=at, records=records, sla=sla, reports=reports, fingerprints=fingerprints, blobs=blobs
     )
+
+
+Records = dict[str, dict[str, dict[str, Any]]]  # kind -> ID -> data
+Blobs = dict[tuple[str, str], bytes | None]  # (kind, ID) -> the blob of the file shown
+
+
+def published_records(
+    registry: Registry, schemas: SchemaSet, *, internal: bool
+) -> tuple[Records, Blobs]:
+    """The public (or, with `internal`, all) records' data by kind and ID, in path order
+    (of two files with one ID, the later is shown), with the blob of each one's file."""
+    records: Records = {}
+    blobs: Blobs = {}
+    for path, data in publishable(registry, schemas, internal=internal).items():
+        kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
+        records.setdefault(kind, {})[str(data.get("id"))] = data
+        blob = (registry.blobs or {}).get(path)
+        blobs[kind, str(data.get("id"))] = blob.encode() if blob else None
+    return records, blobs
 
 
 class _NotYet(dict[Any, Any]):
@@ -430,10 +443,14 @@ def _record_file_makers(data: SiteData, site_dir: Path) -> list[Maker]:
             ),
         ),
     ]
-    for asset in sorted((site_dir / "static").glob("*")):
-        if asset.is_file() and not asset.is_symlink():
-            makers.append((f"assets/{asset.name}", asset.read_bytes))
+    makers += [(f"assets/{asset.name}", asset.read_bytes) for asset in static_assets(site_dir)]
     return makers
+
+
+def static_assets(site_dir: Path) -> list[Path]:
+    """The site's static files (`site/static/`), copied to `assets/`: links left out."""
+    found = sorted((site_dir / "static").glob("*"))
+    return [asset for asset in found if asset.is_file() and not asset.is_symlink()]
 
 
 class EarlyFiles:

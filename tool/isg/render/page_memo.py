@@ -25,11 +25,12 @@ import hashlib
 import os
 import sqlite3
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from stat import S_ISREG
+from typing import Any
 
 from isg.record_cache import CACHE_DIR, cache_salt, open_database, package_versions
 from isg.render.pages import Page
@@ -96,11 +97,16 @@ def unchanged(target: str | Path, key: bytes | None, row: Row | None) -> bool:
     and the file is still as it was left (same size and modification time, not a link)."""
     if key is None or row is None or row[0] != key:
         return False
+    return as_left(target, row[1], row[2])
+
+
+def as_left(target: str | Path, size: int, mtime: int) -> bool:
+    """Whether `target` is a regular file of this size and modification time (ns)."""
     try:
         found = os.lstat(target)  # one call for 57,000 pages: a link is not a regular file
     except OSError:
         return False
-    return S_ISREG(found.st_mode) and (found.st_size, found.st_mtime_ns) == row[1:]
+    return S_ISREG(found.st_mode) and (found.st_size, found.st_mtime_ns) == (size, mtime)
 
 
 @dataclass
@@ -131,24 +137,15 @@ class PageMemo:
 
     def keep_rows(self, rows: Mapping[str, Row | None]) -> None:
         """Write these rows (None: remove the page's), leaving the others as they are."""
-        if self.db is None or not rows:
+        if not rows:
             return
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.executemany(
-                "DELETE FROM pages WHERE folder = ? AND path = ?",
-                [(self.folder, path) for path, row in rows.items() if row is None],
-            )
-            self.db.executemany(
-                "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
-                [(self.folder, path, *row) for path, row in rows.items() if row is not None],
-            )
-            self.db.execute("COMMIT")
-        except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.execute("ROLLBACK")
-            return
-        if self._rows is not None:
+        done = self._write(
+            ("DELETE FROM pages WHERE folder = ? AND path = ?",
+             [(self.folder, path) for path, row in rows.items() if row is None]),
+            ("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)",
+             [(self.folder, path, *row) for path, row in rows.items() if row is not None]),
+        )  # fmt: skip
+        if done and self._rows is not None:
             for path, row in rows.items():
                 if row is None:
                     self._rows.pop(path, None)
@@ -182,17 +179,29 @@ class PageMemo:
         ]
         if not gone and not new and not self.unread:
             return
+        everything = [(self.folder,)] if self.unread else []
+        if self._write(
+            ("DELETE FROM pages WHERE folder = ?", everything),
+            ("DELETE FROM pages WHERE folder = ? AND path = ?", gone),
+            ("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)", new),
+        ):
+            self._rows, self.unread = dict(rows), False
+
+    def _write(self, *statements: tuple[str, Sequence[tuple[Any, ...]]]) -> bool:
+        """Run each statement for each of its rows in one transaction; whether it was
+        committed (a store that cannot be written is left as it was)."""
+        if self.db is None:
+            return False
         try:
             self.db.execute("BEGIN IMMEDIATE")
-            if self.unread:
-                self.db.execute("DELETE FROM pages WHERE folder = ?", (self.folder,))
-            self.db.executemany("DELETE FROM pages WHERE folder = ? AND path = ?", gone)
-            self.db.executemany("INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?)", new)
+            for sql, rows in statements:
+                self.db.executemany(sql, rows)
             self.db.execute("COMMIT")
-            self._rows, self.unread = dict(rows), False
         except sqlite3.Error:
             with contextlib.suppress(sqlite3.Error):
                 self.db.execute("ROLLBACK")
+            return False
+        return True
 
     def rebuild_state(self) -> tuple[str, str] | None:
         """What the last build into the folder left for a rebuild (`keep_rebuild_state`),
@@ -214,30 +223,14 @@ class PageMemo:
     def forget_rebuild_state(self) -> None:
         """Before a build writes anything: a build cut short leaves no state behind that
         no longer tells what the folder holds."""
-        if self.db is None:
-            return
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("DELETE FROM rebuilds WHERE folder = ?", (self.folder,))
-            self.db.execute("COMMIT")
-        except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.execute("ROLLBACK")
+        self._write(("DELETE FROM rebuilds WHERE folder = ?", [(self.folder,)]))
 
     def keep_rebuild_state(self, state: str, incidents: str) -> None:
         """Keep what a rebuild into the folder will need (two JSON documents)."""
-        if self.db is None:
-            return
-        try:
-            self.db.execute("BEGIN IMMEDIATE")
-            self.db.execute("INSERT OR REPLACE INTO rebuilds VALUES (?, ?)", (self.folder, state))
-            self.db.execute(
-                "INSERT OR REPLACE INTO rebuild_incidents VALUES (?, ?)", (self.folder, incidents)
-            )
-            self.db.execute("COMMIT")
-        except sqlite3.Error:
-            with contextlib.suppress(sqlite3.Error):
-                self.db.execute("ROLLBACK")
+        self._write(
+            ("INSERT OR REPLACE INTO rebuilds VALUES (?, ?)", [(self.folder, state)]),
+            ("INSERT OR REPLACE INTO rebuild_incidents VALUES (?, ?)", [(self.folder, incidents)]),
+        )
 
     def close(self) -> None:
         if self.db is not None:

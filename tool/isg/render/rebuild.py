@@ -28,7 +28,6 @@ so a build cut short leaves none.
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import sqlite3
@@ -43,21 +42,21 @@ from typing import Any
 from isg.compliance import years_read
 from isg.errors import IsgError
 from isg.forks import forked_soon
-from isg.git_history import resolve_commit
-from isg.model import KIND_BY_DIRECTORY
 from isg.record_cache import INCIDENTS, current_files, load_registry
 from isg.records import Registry, read_one
 from isg.render.builder import (
     BuildCounts,
     _put,
     _render_all,
+    _walk_files,
     make_environment,
+    published_records,
     search_entry,
+    static_assets,
 )
 from isg.render.feeds import atom_feed, patch_export, patch_search_index, replace_lines
-from isg.render.page_memo import PageMemo, Row, read_rows
+from isg.render.page_memo import PageMemo, Row, as_left, read_rows
 from isg.render.pages import SiteData, Status, Summary, pages_showing, recent_changes, thin_incident
-from isg.render.public import publishable
 from isg.schemas import SchemaSet
 from isg.sla.memory import SlaMemory, evaluate_remembered, report_digest
 from isg.summaries import blob_id
@@ -81,13 +80,10 @@ class Inputs:
         return {"at": self.at, "internal": self.internal, "head": self.head, "assets": self.assets}
 
 
-def inputs(root: Path, site_dir: Path, at: datetime, *, internal: bool, history: bool) -> Inputs:
-    """The inputs of a build of the registry at `root` with the templates in `site_dir`."""
-    assets = {}
-    for asset in sorted((site_dir / "static").glob("*")):
-        if asset.is_file() and not asset.is_symlink():
-            assets[asset.name] = blob_id(asset.read_bytes())
-    head = resolve_commit(root, "HEAD") if history else None
+def inputs(site_dir: Path, at: datetime, *, internal: bool, head: str | None) -> Inputs:
+    """The inputs of a build with the templates in `site_dir` (`head`: the commit, when
+    git's history is read)."""
+    assets = {asset.name: blob_id(asset.read_bytes()) for asset in static_assets(site_dir)}
     return Inputs(at.isoformat(), internal, head, assets)
 
 
@@ -195,21 +191,21 @@ def _site_files(
     """The size and modification time of each file of `out` that has no memo row, and the
     modification time of each folder (a file added to a folder changes its time)."""
     files: dict[str, list[int]] = {}
-    folders: dict[str, int] = {}
-    top = str(out)
-    for dirpath, dirnames, filenames in os.walk(top):
-        rel = "" if dirpath == top else dirpath[len(top) + 1 :].replace(os.sep, "/")
-        folders[rel] = os.lstat(dirpath).st_mtime_ns
-        for name in filenames:
-            path = f"{rel}/{name}" if rel else name
-            if path not in rows:
-                found = os.lstat(f"{dirpath}/{name}")
-                if not S_ISREG(found.st_mode):
-                    return None, {}
-                files[path] = [found.st_size, found.st_mtime_ns]
-        if any(os.path.islink(f"{dirpath}/{d}") for d in dirnames):
-            return None, {}
-    return files, folders
+    folders = {""}
+    for path in _walk_files(out):  # a link to a folder is listed, and is no regular file
+        folders.update(_parents(path))
+        if path not in rows:
+            found = os.lstat(out / path)
+            if not S_ISREG(found.st_mode):
+                return None, {}
+            files[path] = [found.st_size, found.st_mtime_ns]
+    return files, {rel: os.lstat(out / rel).st_mtime_ns for rel in sorted(folders)}
+
+
+def _parents(path: str) -> list[str]:
+    """The folders `path` is in, relative ("a/b/c.html": "a", "a/b")."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: n + 1]) for n in range(len(parts))]
 
 
 LOOK_APART_FROM = 5000  # pages: fewer are looked at here, quicker than forking a process
@@ -239,22 +235,15 @@ def _intact(
     other file with its size and modification time, each folder with its modification time
     (a file added or removed changes it)."""
     top = str(out)
-    try:
-        for rel, mtime in folders.items():
+    for rel, mtime in folders.items():
+        try:
             found = os.lstat(f"{top}/{rel}" if rel else top)
-            if not S_ISDIR(found.st_mode) or found.st_mtime_ns != mtime:
-                return False
-        for path, row in rows.items():
-            found = os.lstat(f"{top}/{path}")
-            if not S_ISREG(found.st_mode) or (found.st_size, found.st_mtime_ns) != row[1:]:
-                return False
-        for path, (size, mtime) in files.items():
-            found = os.lstat(f"{top}/{path}")
-            if not S_ISREG(found.st_mode) or (found.st_size, found.st_mtime_ns) != (size, mtime):
-                return False
-    except OSError:
-        return False
-    return True
+        except OSError:
+            return False
+        if not S_ISDIR(found.st_mode) or found.st_mtime_ns != mtime:
+            return False
+    pages = all(as_left(f"{top}/{path}", size, mtime) for path, (_, size, mtime) in rows.items())
+    return pages and all(as_left(f"{top}/{p}", size, mtime) for p, (size, mtime) in files.items())
 
 
 def rebuild(
@@ -279,12 +268,10 @@ def rebuild(
         # Every file of the site is looked at (57,000 at 50,000 incidents: their memo rows
         # read ~0.2 s, their files ~0.4 s; in a forked process when there are many) and git
         # lists the records while the kept incidents are decoded here.
-        intact: Callable[[], list[bool]] = functools.partial(
-            lambda: [_intact(out, memo.rows, state["files"], state["folders"])]
-        )
+        apart: Callable[[], list[bool]] | None = None
         if state.get("count", 0) >= LOOK_APART_FROM and memo.path is not None:
             looked = (out, memo.path, memo.folder, state["files"], state["folders"])
-            intact = stack.enter_context(forked_soon(_intact_of, [looked]))
+            apart = stack.enter_context(forked_soon(_intact_of, [looked]))
         pool = stack.enter_context(ThreadPoolExecutor(1))
         listed = pool.submit(current_files, root)
         try:
@@ -292,7 +279,10 @@ def rebuild(
         except ValueError:
             return None
         changed = _changes(root, listed.result(), state["others"], kept)
-        if changed is None or not intact()[0]:
+        if changed is None:
+            return None
+        intact = apart()[0] if apart else _intact(out, memo.rows, state["files"], state["folders"])
+        if not intact:
             return None
         listing = listed.result()
     try:
@@ -300,13 +290,25 @@ def rebuild(
         mine = load_registry(root, schemas, listing=listing, only=changed)
         if not _only_free_text(root, mine, schemas, changed, kept):
             return None
-        registry = load_registry(root, schemas, listing=listing, only=[*state["others"], *changed])
+        others = load_registry(root, schemas, listing=listing, only=state["others"])
+        registry = _joined(mine, others)
     except IsgError:
         return None
     site = _site_data(root, registry, schemas, changed, kept, made, state["recent"])
     if site is None:
         return None
     return _write(out, site_dir, memo, site, made, (state, found[1]), kept, changed)
+
+
+def _joined(one: Registry, other: Registry) -> Registry:
+    """The records of two registries loaded apart (`load_registry(only=...)`), as one."""
+    return Registry(
+        records=sorted([*one.records, *other.records], key=lambda r: r.path),
+        load_findings=[*one.load_findings, *other.load_findings],
+        attachments=one.attachments | other.attachments,
+        valid_paths=frozenset(one.valid_paths or ()) | frozenset(other.valid_paths or ()),
+        blobs={**(one.blobs or {}), **(other.blobs or {})},
+    )
 
 
 def _changes(
@@ -381,21 +383,15 @@ def _site_data(
     `Summary` for a status; None if the records besides incidents do not load whole."""
     if registry.load_findings or any(not registry.is_valid(r, schemas) for r in registry.records):
         return None  # the full build says what is wrong
-    published = publishable(registry, schemas, internal=made.internal)
-    records: dict[str, dict[str, dict[str, Any]]] = {}
-    blobs: dict[tuple[str, str], bytes | None] = {}
-    for path, item in published.items():
-        kind = KIND_BY_DIRECTORY[path.split("/")[1]].name
-        if kind != "incident":
-            records.setdefault(kind, {})[str(item.get("id"))] = item
-        blobs[kind, str(item.get("id"))] = (registry.blobs or {})[path].encode()
+    records, blobs = published_records(registry, schemas, internal=made.internal)
+    published = records.get("incident", {})  # the changed ones (IDs are unique: `_changes`)
     shown: dict[str, dict[str, Any]] = {}
     sla: dict[str, Status] = {}
     for path, _, record_id, thin, priority, worst in kept:  # in path order, as `gather`
         if path in changed:
-            if path not in published:
+            if record_id not in published:
                 return None  # not published any more: a full build
-            shown[record_id] = published[path]
+            shown[record_id] = published[record_id]
         elif thin is not None:
             shown[record_id] = thin
             if priority is not None:
