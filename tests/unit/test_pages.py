@@ -284,6 +284,45 @@ def test_links_are_relative_to_the_page_and_escape_every_part() -> None:
     )
 
 
+# The loops the row helpers replaced (builder.incident_rows, named_rows), as they were in
+# the templates: the helpers must give their bytes.
+INCIDENT_ROWS_LOOP = (
+    "{% for incident in incidents %}\n"
+    '<tr><td>{{ link("incident", incident.id) }}</td><td>{{ incident.title }}</td>'
+    '<td>{{ incident.reporting_state }}</td><td>{{ incident._priority or "" }}</td>'
+    "<td>{{ incident.status }}</td><td>{{ incident._state|badge }}</td></tr>\n"
+    "{% endfor %}\n"
+)
+NAMED_ROWS_LOOP = (
+    "{% for r in rows %}<li>{{ link(kind, r.id) }} {{ r.title|default(r.name) }}</li>{% endfor %}"
+)
+
+
+def test_long_lists_are_made_with_the_bytes_of_the_template_loops_they_replaced() -> None:
+    env = make_environment(REPO_ROOT / "site")
+    hostile = "<script>\"&'</script>"
+    incidents = [
+        {"id": "INC-1", "title": hostile, "reporting_state": "F<R", "status": "open",
+         "_priority": 2, "_state": "breached"},
+        {"id": 'I&"<', "title": "", "reporting_state": "DE", "status": "closed",
+         "_priority": None, "_state": "met"},
+    ]  # fmt: skip
+    loop = env.from_string(INCIDENT_ROWS_LOOP).render(root="../", incidents=incidents)
+    made = env.from_string("{{ incident_rows(incidents) }}").render(root="../", incidents=incidents)
+    assert made == loop
+    assert "&lt;script&gt;&#34;&amp;&#39;&lt;/script&gt;" in made and "<script>" not in made
+    rows = [{"id": "P-1", "title": hostile}, {"id": "c<i", "name": "A & B"}]
+    for kind in ("problem", "ci"):
+        loop = env.from_string(NAMED_ROWS_LOOP).render(root="", kind=kind, rows=rows)
+        made = env.from_string("{{ named_rows(kind, rows) }}").render(root="", kind=kind, rows=rows)
+        assert made == loop
+    # A row without what the table shows fails as the template did: not an empty cell.
+    with pytest.raises(UndefinedError, match="'title'"):
+        env.from_string("{{ incident_rows(rows) }}").render(root="", rows=[{"id": "INC-2"}])
+    with pytest.raises(UndefinedError, match="'name'"):
+        env.from_string("{{ named_rows('ci', rows) }}").render(root="", rows=[{"id": "x"}])
+
+
 def test_templates_see_the_globals_and_their_own_never_reach_the_environment() -> None:
     """Each template holds the globals as a plain dict (builder._Environment), which must
     keep what Jinja2's ChainMap gave: a template's own globals stay its own."""
