@@ -28,7 +28,7 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     def spy(*args: object, **kwargs: object) -> object:
         done = original(*args, **kwargs)  # type: ignore[arg-type]
         if done is not None:
-            found.append(len(args[-1]))  # type: ignore[arg-type]
+            found.append(len(args[-2]))  # type: ignore[arg-type]
         return done
 
     monkeypatch.setattr(rebuild, "_write", spy)

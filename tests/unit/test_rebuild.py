@@ -1,47 +1,107 @@
-"""What a site rebuild keeps of each incident (isg.render.rebuild): one JSON row a line,
-encoded in one call, and a row replaced where it stands."""
+"""What a site rebuild keeps of each incident (isg.render.rebuild, the page memo's
+`rebuild_incidents`): a row an incident with what it is listed under, so that a rebuild
+reads only the rows of the lists it makes again."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from isg.render.rebuild import _kept_patched, _kept_text
+from isg.render.page_memo import PageMemo
+from isg.render.rebuild import _decoded, _kept_row
 
-# Text that looks like the JSON between two rows, or a row's start.
-NEAR = ["], [", '], ["records/incidents/', '"], ["records/incidents/a.yaml", ', "\n["]
-HOSTILE = st.sampled_from(NEAR) | st.text(alphabet='ab]["\\, \n/recodsint.yaml\u2028', max_size=12)
-PATHS = st.builds(lambda name: f"records/incidents/{name}.yaml", HOSTILE)
-THIN = st.none() | st.fixed_dictionaries(
-    {"id": HOSTILE, "title": HOSTILE},
-    optional={
-        "affected_cis": st.lists(HOSTILE | PATHS, max_size=3),
-        "milestones": st.fixed_dictionaries({"closed": HOSTILE}),
-    },
+# Text that looks like the JSON between two rows, or a CI between newlines.
+HOSTILE = st.sampled_from(["], [", "\n", "a\nb", '"', "ci-a", "ci-ab"]) | st.text(
+    alphabet='ab]["\\, \n/ci-\u2028', max_size=8
 )
-ROW = st.tuples(PATHS, HOSTILE, HOSTILE, THIN, st.none() | st.integers(1, 5), st.none() | HOSTILE)
 
 
-def _one_a_row(kept: list[list[Any]]) -> str:
-    return "[\n" + ",\n".join(json.dumps(row) for row in kept) + "\n]"
+def _incident(
+    number: int, *, year: int = 2026, status: str = "closed", cis: list[str] | None = None
+) -> list[Any]:
+    thin = {
+        "id": f"INC-{number}",
+        "title": f"Title {number}",
+        "status": status,
+        "reported_at": f"{year}-03-01T10:00:00Z",
+        "affected_cis": cis or [],
+    }
+    return [
+        f"records/incidents/INC-{number}.yaml",
+        f"blob{number}",
+        f"INC-{number}",
+        thin,
+        3,
+        "met",
+    ]
 
 
-@settings(max_examples=300, deadline=None)
-@given(st.lists(ROW.map(list), unique_by=lambda row: row[0], max_size=6), st.data())
-def test_rows_are_encoded_one_a_line_and_replaced_where_they_stand(
-    kept: list[list[Any]], data: st.DataObject
+@settings(max_examples=200, deadline=None)
+@given(st.lists(HOSTILE, max_size=4), HOSTILE, st.sampled_from(["open", "closed"]))
+def test_a_row_is_listed_under_its_year_state_and_each_ci_and_decodes_back(
+    cis: list[str], title: str, status: str
 ) -> None:
-    text = _kept_text(kept)
-    assert text == _one_a_row(kept)
+    kept = _incident(1, year=2019, status=status, cis=cis)
+    kept[3]["title"] = title
+    path, blob, record_id, year, is_open, named, text = _kept_row(kept)
+    assert (path, blob, record_id, year) == (kept[0], "blob1", "INC-1", 2019)
+    assert is_open == (status == "open")
+    assert named == "\n" + "".join(f"{ci}\n" for ci in dict.fromkeys(cis))
+    assert _decoded([text, text]) == [kept, kept]
     assert json.loads(text) == kept
-    if kept:
-        index = data.draw(st.integers(0, len(kept) - 1))
-        new = [kept[index][0], *data.draw(ROW)[1:]]
-        changed = [*kept[:index], new, *kept[index + 1 :]]
-        assert _kept_patched(text, [new]) == _one_a_row(changed)
-    assert (
-        _kept_patched(text, [["records/incidents/absent/.yaml", "", "", None, None, None]]) is None
-    )
+
+
+def test_an_incident_not_shown_is_in_no_list() -> None:
+    kept = [*_incident(2)[:3], None, None, None]
+    assert _kept_row(kept)[3:6] == (None, 0, "")
+
+
+def test_a_rebuild_reads_the_rows_of_the_lists_it_makes_and_replaces_those_changed(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "records").mkdir()
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "index.html").write_text("built")  # a folder built into before
+    memo = PageMemo.open(tmp_path, tmp_path / "site", tmp_path / "out")
+    rows = [
+        _incident(1, year=2024, cis=["ci-a"]),
+        _incident(2, year=2025, cis=["ci-ab"]),  # another CI whose ID begins as ci-a's
+        _incident(3, year=2025, status="open"),
+        _incident(4, year=2026, cis=["ci-b", "ci-a"]),
+        _incident(5, year=2023),
+    ]
+    memo.keep_rebuild_state("{}", [_kept_row(row) for row in rows], every=True)
+    assert memo.rebuild_state() == "{}"
+    assert memo.kept_blobs() == [(row[0], row[1]) for row in rows]
+
+    def listed(years: list[int], cis: list[str], ids: list[str] = []) -> list[str]:  # noqa: B006
+        found = memo.kept_listed(years, cis, ids)
+        assert found is not None
+        return [row[2] for row in _decoded(found)]
+
+    assert listed([], []) == ["INC-3"]  # the open ones, always
+    assert listed([2025], []) == ["INC-2", "INC-3"]
+    assert listed([], ["ci-a"]) == ["INC-1", "INC-3", "INC-4"]
+    assert listed([2023], ["ci-ab"], ["INC-1"]) == ["INC-1", "INC-2", "INC-3", "INC-5"]
+    assert listed([], ["ci"]) == ["INC-3"]  # a CI's ID is matched whole
+
+    changed = _incident(4, year=2026, cis=["ci-b", "ci-a"])
+    changed[1], changed[3]["title"] = "blob4b", "New title"
+    memo.keep_rebuild_state('{"v": 2}', [_kept_row(changed)], every=False)
+    assert memo.rebuild_state() == '{"v": 2}'
+    assert _decoded(
+        memo.kept_of([changed[0], rows[0][0], "records/incidents/absent.yaml"]) or []
+    ) == [
+        rows[0],
+        changed,
+    ]
+    assert len(memo.kept_blobs() or []) == 5
+    memo.forget_rebuild_state()
+    assert memo.rebuild_state() is None
+    memo.keep_rebuild_state("{}", [_kept_row(rows[0])], every=True)  # a full build: all again
+    assert memo.kept_blobs() == [(rows[0][0], rows[0][1])]
+    memo.close()

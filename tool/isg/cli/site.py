@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import http.server
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +35,7 @@ from isg.render.builder import (
     build_site,
     gather,
 )
-from isg.render.page_memo import PageMemo
+from isg.render.page_memo import KeptIncident, PageMemo
 from isg.schemas import SchemaSet, load_schemas
 from isg.sla.memory import KeptReports, evaluate_remembered, remembered_reopened
 from isg.sla.run import SlaRun
@@ -203,7 +202,7 @@ def _build(
         # each incident made beside the rendering (the parent mostly waits meanwhile).
         files = rebuild.registry_files(root, registry) if made is not None else None
         job = (files or {}, {r.path: r.id for r in registry.of_kind("incident")}, data)
-        kept_apart: Callable[[], list[str | None]] | None = None
+        kept_apart: Callable[[], list[list[KeptIncident] | None]] | None = None
         if files is not None and worth_forking(len(registry.records), PARALLEL_FROM):
             kept_apart = stack.enter_context(forked_soon(rebuild.kept_of, [job]))
         # The pages need only `data`: the rest goes before forking. Freed by reference
@@ -240,6 +239,8 @@ def serve_command(repo: Path | None, out: Path | None, port: int) -> None:
     folder = out or registry_root(repo) / "_site"
     if not (folder / "index.html").is_file():
         raise UsageError(f"no site in {folder}; run isg site build first")
+    import http.server  # here: 0.03 s of every `isg site build` otherwise
+
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
     with http.server.ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
         click.echo(f"serving {folder} on http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C)")

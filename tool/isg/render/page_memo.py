@@ -32,16 +32,18 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from isg.record_cache import CACHE_DIR, cache_salt, open_database, package_versions
+from isg.record_cache import CACHE_DIR, cache_salt, in_chunks, open_database, package_versions
 from isg.render.pages import Page
 
 STORE_FILE = "site.sqlite"
-FORMAT = "3"
+FORMAT = "4"
 # `rebuilds`: what the last build into a folder leaves for a rebuild that reads only what
 # changed (render/rebuild.py): its inputs and files; `rebuild_incidents`, what the pages
-# about many incidents read of each (one JSON document: decoded in one call, where a row
-# each took ~0.5 s more at 50,000 incidents), valid only beside a `rebuilds` row (a build
-# forgets the small row before it writes: deleting the 18 MB one took ~0.08 s).
+# about many incidents read of each, a row an incident with what it is listed under (its
+# year, whether it is open, the CIs it names, each between newlines), so that a rebuild
+# reads only the rows of the lists it makes again (one JSON document of all 50,000 took
+# ~0.25 s to decode). Valid only beside a `rebuilds` row (a build forgets that small row
+# before it writes).
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE pages (
@@ -53,8 +55,21 @@ CREATE TABLE pages (
     PRIMARY KEY (folder, path)
 ) WITHOUT ROWID;
 CREATE TABLE rebuilds (folder TEXT PRIMARY KEY, state TEXT NOT NULL);
-CREATE TABLE rebuild_incidents (folder TEXT PRIMARY KEY, incidents TEXT NOT NULL);
+CREATE TABLE rebuild_incidents (
+    folder TEXT NOT NULL,
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    id TEXT NOT NULL,
+    year INTEGER,
+    open INTEGER NOT NULL,
+    cis TEXT NOT NULL,
+    kept TEXT NOT NULL,
+    PRIMARY KEY (folder, path)
+);
 """
+# An incident as kept for a rebuild: its path, blob, ID, year (None: not shown), whether it
+# is open (1, else 0), the CIs it names ("\nA\nB\n"), and what is kept of it as JSON text.
+KeptIncident = tuple[str, str, str, int | None, int, str, str]
 Row = tuple[bytes, int, int]  # the page's key, and the size and mtime (ns) of its file
 
 
@@ -203,33 +218,82 @@ class PageMemo:
             return False
         return True
 
-    def rebuild_state(self) -> tuple[str, str] | None:
+    def rebuild_state(self) -> str | None:
         """What the last build into the folder left for a rebuild (`keep_rebuild_state`),
         None if nothing (or it cannot be read)."""
         if self.db is None or self.unread:
             return None
         try:
             found = self.db.execute(
-                "SELECT state, incidents FROM rebuilds JOIN rebuild_incidents USING (folder)"
-                " WHERE folder = ?",
-                (self.folder,),
+                "SELECT state FROM rebuilds WHERE folder = ?", (self.folder,)
             ).fetchone()
         except sqlite3.Error:
             return None
-        if found is None or not all(isinstance(text, str) for text in found):
+        return found[0] if found is not None and isinstance(found[0], str) else None
+
+    def kept_blobs(self) -> list[tuple[str, str]] | None:
+        """The path and blob of each incident kept for a rebuild, None if unreadable."""
+        return self._kept("SELECT path, blob FROM rebuild_incidents WHERE folder = ?", ())
+
+    def kept_of(self, paths: Iterable[str]) -> list[str] | None:
+        """What is kept of the incidents at `paths` (those there are), in path order."""
+        wanted = sorted(paths)
+        found: list[str] = []
+        for chunk, marks in in_chunks(wanted):
+            rows = self._kept(
+                "SELECT kept FROM rebuild_incidents WHERE folder = ?"
+                f" AND path IN ({marks}) ORDER BY path",
+                tuple(chunk),
+            )
+            if rows is None:
+                return None
+            found += [text for (text,) in rows]
+        return found
+
+    def kept_listed(
+        self, years: Iterable[int], cis: Iterable[str], ids: Iterable[str]
+    ) -> list[str] | None:
+        """What is kept of every incident that is open, reported in one of `years`, names
+        one of `cis` or is one of `ids`, in path order (what a rebuild's pages show)."""
+        years, cis, ids = sorted(set(years)), sorted(set(cis)), sorted(set(ids))
+        asked = ["open = 1"]
+        asked += [f"year IN ({','.join('?' * len(years))})"] if years else []
+        asked += [f"id IN ({','.join('?' * len(ids))})"] if ids else []
+        asked += ["instr(cis, ?) > 0"] * len(cis)
+        rows = self._kept(
+            f"SELECT kept FROM rebuild_incidents WHERE folder = ? AND ({' OR '.join(asked)})"
+            " ORDER BY path",
+            (*years, *ids, *(f"\n{ci}\n" for ci in cis)),
+        )
+        return None if rows is None else [text for (text,) in rows]
+
+    def _kept(self, query: str, arguments: tuple[Any, ...]) -> list[tuple[Any, ...]] | None:
+        if self.db is None:
             return None
-        return found[0], found[1]
+        try:
+            return self.db.execute(query, (self.folder, *arguments)).fetchall()
+        except sqlite3.Error:
+            return None
 
     def forget_rebuild_state(self) -> None:
         """Before a build writes anything: a build cut short leaves no state behind that
         no longer tells what the folder holds."""
         self._write(("DELETE FROM rebuilds WHERE folder = ?", [(self.folder,)]))
 
-    def keep_rebuild_state(self, state: str, incidents: str) -> None:
-        """Keep what a rebuild into the folder will need (two JSON documents)."""
+    def keep_rebuild_state(
+        self, state: str, incidents: Sequence[KeptIncident], *, every: bool
+    ) -> None:
+        """Keep what a rebuild into the folder will need: its state (JSON) and the kept
+        `incidents`, which are `every` incident (the others are removed) or those changed
+        (each replacing its row)."""
+        folder = self.folder
         self._write(
-            ("INSERT OR REPLACE INTO rebuilds VALUES (?, ?)", [(self.folder, state)]),
-            ("INSERT OR REPLACE INTO rebuild_incidents VALUES (?, ?)", [(self.folder, incidents)]),
+            ("DELETE FROM rebuild_incidents WHERE folder = ?", [(folder,)] if every else []),
+            (
+                "INSERT OR REPLACE INTO rebuild_incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(folder, *row) for row in incidents],
+            ),
+            ("INSERT OR REPLACE INTO rebuilds VALUES (?, ?)", [(folder, state)]),
         )
 
     def close(self) -> None:

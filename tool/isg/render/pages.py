@@ -110,6 +110,9 @@ class SiteData:
         default_factory=dict, repr=False, compare=False
     )
     recent: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
+    # Incidents shown a year, when `records` holds only some incidents (a rebuild's:
+    # render/rebuild.py); None: counted from `records`.
+    year_counts: dict[int, int] | None = field(default=None, repr=False, compare=False)
     _sorted: dict[str, list[dict[str, Any]]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -392,7 +395,8 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
     list of every incident was 22 MB at 50,000 incidents, and changed with any of them).
     `only`: the pages of these incidents and of their years, and the list."""
     by_year: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    counts: dict[int, int] = defaultdict(int)  # incidents a year
+    counting = data.year_counts is None
+    counts: dict[int, int] = defaultdict(int) if counting else dict(data.year_counts or {})
     open_rows = []
     timed_years: set[int] = set()
     pages = []
@@ -407,7 +411,8 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
     )
     for incident in data.of("incident"):
         year = incident_year(incident)
-        counts[year] += 1
+        if counting:
+            counts[year] += 1  # incidents a year
         listed = years_of is None or year in years_of
         is_open = incident.get("status") != "closed"
         if not listed and not is_open:

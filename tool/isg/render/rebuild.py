@@ -31,6 +31,7 @@ import contextlib
 import json
 import os
 import sqlite3
+from collections import Counter
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -54,9 +55,17 @@ from isg.render.builder import (
     search_entry,
     static_assets,
 )
-from isg.render.feeds import atom_feed, patch_export, patch_search_index, replace_lines
-from isg.render.page_memo import PageMemo, Row, as_left, read_rows
-from isg.render.pages import SiteData, Status, Summary, pages_showing, recent_changes, thin_incident
+from isg.render.feeds import atom_feed, patch_export, patch_search_index
+from isg.render.page_memo import KeptIncident, PageMemo, Row, as_left, read_rows
+from isg.render.pages import (
+    SiteData,
+    Status,
+    Summary,
+    incident_year,
+    pages_showing,
+    recent_changes,
+    thin_incident,
+)
 from isg.schemas import SchemaSet
 from isg.sla.memory import SlaMemory, evaluate_remembered, report_digest
 from isg.summaries import blob_id
@@ -87,34 +96,38 @@ def inputs(site_dir: Path, at: datetime, *, internal: bool, head: str | None) ->
     return Inputs(at.isoformat(), internal, head, assets)
 
 
-# What is kept of each incident: [path, blob, ID, thin data (None: not published), its
-# status's priority and worst state (None: no status)], in path order.
-Kept = list[list[Any]]
+# What is kept of an incident, decoded: [path, blob, ID, thin data (None: not published),
+# its status's priority and worst state (None: no status)].
+Kept = list[Any]
 
 
 KeptOf = tuple[Mapping[str, str], Mapping[str, str], SiteData]  # files, IDs, data
 
 
-def kept_of(job: KeptOf) -> str | None:
-    """What a rebuild keeps of every incident (`_kept_text`), from `files` (every file under
+def kept_of(job: KeptOf) -> list[KeptIncident] | None:
+    """What a rebuild keeps of every incident (`_kept_row`), from `files` (every file under
     `records/` by path, with its blob: `registry_files`), `ids` (each incident's ID by
-    path) and the site's data; None if a file among incidents is no incident record. ~1 s
-    of CPU at 50,000 incidents: a full build has a forked process make it while the pages
-    are rendered."""
+    path) and the site's data; None if a file among incidents is no incident record, or two
+    have one ID (which one is shown is the full build's to say). ~1 s of CPU at 50,000
+    incidents: a full build has a forked process make it while the pages are rendered."""
     files, ids, data = job
     shown = data.records.get("incident", {})
-    kept: Kept = []
+    kept: list[KeptIncident] = []
+    seen: set[str] = set()
     for path in sorted(p for p in files if p.startswith(INCIDENTS)):
         record_id = ids.get(path)
-        if record_id is None:
-            return None  # not an incident record (a stray file): no rebuild
-        kept.append([path, files[path], *_part(record_id, shown.get(record_id), data.sla)])
-    return _kept_text(kept)
+        if record_id is None or record_id in seen:
+            return None
+        seen.add(record_id)
+        kept.append(
+            _kept_row([path, files[path], *_part(record_id, shown.get(record_id), data.sla)])
+        )
+    return kept
 
 
 def remember(
     memo: PageMemo, out: Path, files: Mapping[str, str], data: SiteData, made: Inputs,
-    kept: str | None,
+    kept: list[KeptIncident] | None,
 ) -> None:  # fmt: skip
     """After a full build into `out`: keep what a rebuild needs (`kept`: `kept_of`'s)."""
     if kept is None:
@@ -126,6 +139,7 @@ def remember(
         [event["kind"], event["id"], event["what"], event["at"].isoformat(), event["url"]]
         for event in recent_changes(data)
     ]
+    years = Counter(year for _, _, _, year, *_ in kept if year is not None)
     out = out.resolve()
     files_of, folders = _site_files(out, memo.rows)
     if files_of is None:
@@ -134,34 +148,31 @@ def remember(
         "version": VERSION,
         **made.as_json(),
         "others": others,
+        "years": sorted(years.items()),  # incidents shown a year (the incident list's counts)
         "files": files_of,
         "folders": folders,
         "recent": recent,
         "count": len(memo.rows) + len(files_of),  # files in the site
     }
-    memo.keep_rebuild_state(json.dumps(state), kept)
+    memo.keep_rebuild_state(json.dumps(state), kept, every=True)
 
 
-def _kept_text(kept: Kept) -> str:
-    """The kept incidents as one JSON list, a row a line: a rebuild replaces the lines of
-    those it changed (`_kept_patched`; encoding all 50,000 again took ~0.4 s).
-
-    Encoded in one call (a call a row took ~0.2 s more at 50,000), then a line begun at
-    each row: `], ["records/incidents/` with its quote unescaped is only ever the end of
-    one row and the start of the next (inside a row, the only list is its CIs', strings
-    after a key; a quote inside a string is escaped)."""
-    if not kept:
-        return "[\n\n]"
-    start = f"[{json.dumps(INCIDENTS)[:-1]}"
-    text = json.dumps(kept).replace(f"], {start}", f"],\n{start}")
-    return "[\n" + text[1:-1] + "\n]"
+def _kept_row(kept: Kept) -> KeptIncident:
+    """An incident's row in the page memo's store: what it is listed under, read from its
+    thin data (a year's list, the open list, its CIs' pages), and `kept` as JSON."""
+    path, blob, record_id, thin, *_ = kept
+    text = json.dumps(kept)
+    if thin is None:
+        return path, blob, record_id, None, 0, "", text  # in no list
+    cis = "".join(f"{ci}\n" for ci in dict.fromkeys(thin.get("affected_cis") or []))
+    is_open = int(thin.get("status") != "closed")
+    return path, blob, record_id, incident_year(thin), is_open, f"\n{cis}", text
 
 
-def _kept_patched(text: str, rows: list[list[Any]]) -> str | None:
-    """`_kept_text` of the kept incidents with `rows` (of incidents already there) replaced."""
-    lines = {f"\n[{json.dumps(row[0])}, ".encode(): json.dumps(row).encode() for row in rows}
-    found = replace_lines(text.encode(), lines)
-    return None if found is None else found.decode()
+def _decoded(texts: list[str]) -> list[Kept]:
+    """Kept incidents from their rows' JSON, decoded in one call (a call a row took ~10 us
+    more a row)."""
+    return json.loads(f"[{','.join(texts)}]") if texts else []
 
 
 def registry_files(root: Path, registry: Registry) -> dict[str, str] | None:
@@ -256,7 +267,7 @@ def rebuild(
     if found is None:
         return None
     try:
-        state = json.loads(found[0])
+        state = json.loads(found)
     except ValueError:
         return None
     if not isinstance(state, dict) or state.get("version") != VERSION:
@@ -266,38 +277,56 @@ def rebuild(
     out = out.resolve()
     with contextlib.ExitStack() as stack:
         # Every file of the site is looked at (57,000 at 50,000 incidents: their memo rows
-        # read ~0.2 s, their files ~0.4 s; in a forked process when there are many) and git
-        # lists the records while the kept incidents are decoded here.
+        # read ~0.2 s, their files ~0.4 s; in a forked process when there are many, waited
+        # for only before the first write) and git lists the records while the kept
+        # incidents' blobs are read here.
         apart: Callable[[], list[bool]] | None = None
         if state.get("count", 0) >= LOOK_APART_FROM and memo.path is not None:
             looked = (out, memo.path, memo.folder, state["files"], state["folders"])
             apart = stack.enter_context(forked_soon(_intact_of, [looked]))
         pool = stack.enter_context(ThreadPoolExecutor(1))
         listed = pool.submit(current_files, root)
-        try:
-            kept: Kept = json.loads(found[1])
-        except ValueError:
-            return None
-        changed = _changes(root, listed.result(), state["others"], kept)
-        if changed is None:
-            return None
-        intact = apart()[0] if apart else _intact(out, memo.rows, state["files"], state["folders"])
-        if not intact:
+        blobs = memo.kept_blobs()
+        if blobs is None:
             return None
         listing = listed.result()
-    try:
-        # The changed incidents first: a change that is not only free text costs no more.
-        mine = load_registry(root, schemas, listing=listing, only=changed)
-        if not _only_free_text(root, mine, schemas, changed, kept):
+        changed = _changes(root, listing, state["others"], blobs)
+        if changed is None:
             return None
-        others = load_registry(root, schemas, listing=listing, only=state["others"])
-        registry = _joined(mine, others)
-    except IsgError:
-        return None
-    site = _site_data(root, registry, schemas, changed, kept, made, state["recent"])
-    if site is None:
-        return None
-    return _write(out, site_dir, memo, site, made, (state, found[1]), kept, changed)
+        before = memo.kept_of(changed)
+        if before is None or len(before) != len(changed):
+            return None
+        kept = {row[0]: row for row in _decoded(before)}
+
+        def intact() -> bool:
+            if apart is not None:
+                return apart()[0]
+            return _intact(out, memo.rows, state["files"], state["folders"])
+
+        try:
+            # The changed incidents first: a change that is not only free text costs no more.
+            mine = load_registry(root, schemas, listing=listing, only=changed)
+            if not _only_free_text(root, mine, schemas, changed, kept):
+                return None
+            others = load_registry(root, schemas, listing=listing, only=state["others"])
+            registry = _joined(mine, others)
+        except IsgError:
+            return None
+        # Every incident the lists the changed ones are in show: the open ones, those of
+        # their years, those that name one of their CIs (all as they were: only free text
+        # changed, which no list is made under); and those among the recent changes.
+        thin = [row[3] for row in kept.values()]
+        listed_rows = memo.kept_listed(
+            {incident_year(one) for one in thin},
+            {str(ci) for one in thin for ci in one.get("affected_cis") or []},
+            {record_id for kind, record_id, *_ in state["recent"] if kind == "incident"},
+        )
+        if listed_rows is None:
+            return None
+        site = _site_data(root, registry, schemas, changed, _decoded(listed_rows), made, state)
+        if site is None:
+            return None
+        return _write(out, site_dir, memo, site, made, state, kept, changed, intact)
 
 
 def _joined(one: Registry, other: Registry) -> Registry:
@@ -313,44 +342,47 @@ def _joined(one: Registry, other: Registry) -> Registry:
 
 def _changes(
     root: Path, listing: Mapping[str, tuple[Any, str | None]], others: Mapping[str, str],
-    kept: Kept,
+    kept: list[tuple[str, str]],
 ) -> dict[str, str] | None:  # fmt: skip
-    """The incident files that changed (path -> blob now); None unless only incident files
-    changed, none added or removed, at most `LIMIT`."""
+    """The incident files that changed (path -> blob now) against the `kept` incidents'
+    (path, blob) and the `others`' blobs; None unless only incident files changed, none
+    added or removed, at most `LIMIT`."""
     if len(listing) != len(others) + len(kept):
         return None
     unknown = [rel for rel, (_, blob) in listing.items() if blob is None]
     if len(unknown) > LIMIT:
         return None
-    blobs = {rel: blob for rel, (_, blob) in listing.items() if blob is not None}
-    blobs.update((rel, blob_id(read_one(root, rel))) for rel in unknown)
-    if any(blobs.get(path) != blob for path, blob in others.items()):
+    hashed = {rel: blob_id(read_one(root, rel)) for rel in unknown}
+
+    def now(path: str) -> str | None:
+        found = listing.get(path)
+        return None if found is None else found[1] or hashed[path]
+
+    if any(now(path) != blob for path, blob in others.items()):
         return None
     changed: dict[str, str] = {}
-    for path, blob, *_ in kept:
-        now = blobs.get(path)
-        if now is None:
+    for path, blob in kept:
+        found = listing.get(path)
+        if found is None:
             return None
-        if now != blob:
-            changed[path] = now
+        if found[1] != blob and (found[1] is not None or hashed[path] != blob):
+            changed[path] = found[1] or hashed[path]
             if len(changed) > LIMIT:
                 return None
-    ids = [row[2] for row in kept]
-    if len(set(ids)) != len(ids):
-        return None  # an ID in two files: which one is shown is the full build's to say
     return changed
 
 
 def _only_free_text(
-    root: Path, registry: Registry, schemas: SchemaSet, changed: Mapping[str, str], kept: Kept
-) -> bool:
+    root: Path, registry: Registry, schemas: SchemaSet, changed: Mapping[str, str],
+    before: Mapping[str, Kept],
+) -> bool:  # fmt: skip
     """Whether each changed incident is a valid, published record that reads, to yearly
     reports, as its kept file did: the same ID, years and what reports read (the SLA store
     keeps that by blob), so every report, and every status but its title, is as it was.
-    Each one's reads are kept under its new blob for the next rebuild."""
+    Each one's reads are kept under its new blob for the next rebuild. `before`: what was
+    kept of each."""
     if registry.load_findings or len(registry.records) != len(changed):
         return False
-    before = {row[0]: row for row in kept if row[0] in changed}
     reads: dict[str, tuple[Any, str]] = {}
     for record in registry.records:
         path = record.path
@@ -377,17 +409,18 @@ def _only_free_text(
 
 def _site_data(
     root: Path, registry: Registry, schemas: SchemaSet, changed: Mapping[str, str],
-    kept: Kept, made: Inputs, recent: list[list[str]],
+    listed: list[Kept], made: Inputs, state: Mapping[str, Any],
 ) -> SiteData | None:  # fmt: skip
-    """The site data of the rebuild: every incident but the changed ones thin, with a
-    `Summary` for a status; None if the records besides incidents do not load whole."""
+    """The site data of the rebuild: the `listed` incidents (`rebuild`), the changed ones
+    whole and the others thin, with a `Summary` for a status; None if the records besides
+    incidents do not load whole."""
     if registry.load_findings or any(not registry.is_valid(r, schemas) for r in registry.records):
         return None  # the full build says what is wrong
     records, blobs = published_records(registry, schemas, internal=made.internal)
     published = records.get("incident", {})  # the changed ones (IDs are unique: `_changes`)
     shown: dict[str, dict[str, Any]] = {}
     sla: dict[str, Status] = {}
-    for path, _, record_id, thin, priority, worst in kept:  # in path order, as `gather`
+    for path, _, record_id, thin, priority, worst in listed:  # in path order, as `gather`
         if path in changed:
             if record_id not in published:
                 return None  # not published any more: a full build
@@ -402,15 +435,16 @@ def _site_data(
         run = evaluate_remembered(root, registry, schemas, now=at, lazy=True)
     except IsgError:
         return None
-    ids = {row[2] for row in kept if row[0] in changed}
+    ids = {row[2] for row in listed if row[0] in changed}
     sla.update((s.incident_id, s) for s in run.statuses if s.incident_id in ids)
     sla.update((i, k) for i, k in run.kept.items() if i in ids)
     data = SiteData(
         at=at, records=records, sla=sla, blobs=blobs,
         fingerprints={k: v for k, v in run.fingerprints.items() if k in ids},
+        year_counts={year: count for year, count in state["years"]},
     )  # fmt: skip
     data.recent = []
-    for kind, record_id, what, when, url in recent:
+    for kind, record_id, what, when, url in state["recent"]:
         record = data.get(kind, record_id) or {}
         data.recent.append(
             {
@@ -423,20 +457,21 @@ def _site_data(
 
 def _write(
     out: Path, site_dir: Path, memo: PageMemo, data: SiteData, made: Inputs,
-    last: tuple[dict[str, Any], str], kept: Kept, changed: Mapping[str, str],
+    state: dict[str, Any], before: Mapping[str, Kept], changed: Mapping[str, str],
+    intact: Callable[[], bool],
 ) -> BuildCounts | None:  # fmt: skip
     """Make the pages and files the changed incidents are shown in, and keep the new state
-    (`last`: the state the last build left, and its kept incidents' text). The open data,
-    the search index and the kept incidents are worked out before anything is written."""
-    state = last[0]
-    ids = sorted(row[2] for row in kept if row[0] in changed)
+    (`state`: the one the last build left; `before`: what it kept of each changed incident).
+    The open data and the search index are worked out before anything is written, and
+    nothing is unless the site is `intact` (as the last build left it)."""
+    ids = sorted(row[2] for row in before.values())
     incidents = data.records["incident"]
     rows = [
-        [path, changed[path], record_id, *_part(record_id, incidents[record_id], data.sla)[1:]]
-        for path, _, record_id, *_ in kept
-        if path in changed
+        _kept_row(
+            [path, changed[path], record_id, *_part(record_id, incidents[record_id], data.sla)[1:]]
+        )
+        for path, (_, _, record_id, *_) in sorted(before.items())
     ]
-    kept_text = _kept_patched(last[1], rows)
     try:
         export = (out / EXPORT).read_bytes()
         search = (out / SEARCH).read_bytes()
@@ -444,7 +479,7 @@ def _write(
         return None
     new_export = patch_export(export, "incident", {i: incidents[i] for i in ids})
     new_search = patch_search_index(search, [search_entry("incident", incidents[i]) for i in ids])
-    if new_export is None or new_search is None or kept_text is None:
+    if new_export is None or new_search is None or not intact():
         return None
     memo.forget_rebuild_state()  # from here on the folder changes
     pages = pages_showing(data, ids)
@@ -476,7 +511,7 @@ def _write(
     except OSError:
         return None  # something else is writing there: no state kept, a full build next
     state = {**state, "files": files, "folders": folders}
-    memo.keep_rebuild_state(json.dumps(state), kept_text)
+    memo.keep_rebuild_state(json.dumps(state), rows, every=False)
     return BuildCounts(
         files=state["count"],
         written=written + sum(w for w, _, _ in done),
