@@ -275,24 +275,25 @@ def rebuild(
     if {k: state.get(k) for k in made.as_json()} != made.as_json():
         return None
     out = out.resolve()
+    # Git lists the records while the kept incidents' blobs are read here.
+    with ThreadPoolExecutor(1) as pool:
+        listed = pool.submit(current_files, root)
+        blobs = memo.kept_blobs()
+        listing = listed.result()
+    if blobs is None:
+        return None
+    changed = _changes(root, listing, state["others"], blobs)
+    if changed is None:
+        return None
     with contextlib.ExitStack() as stack:
         # Every file of the site is looked at (57,000 at 50,000 incidents: their memo rows
-        # read ~0.2 s, their files ~0.4 s; in a forked process when there are many, waited
-        # for only before the first write) and git lists the records while the kept
-        # incidents' blobs are read here.
+        # read ~0.2 s, their files ~0.4 s): in a forked process when there are many, begun
+        # once git is done (both at once, each took longer on two cores) and waited for
+        # only before the first write.
         apart: Callable[[], list[bool]] | None = None
         if state.get("count", 0) >= LOOK_APART_FROM and memo.path is not None:
             looked = (out, memo.path, memo.folder, state["files"], state["folders"])
             apart = stack.enter_context(forked_soon(_intact_of, [looked]))
-        pool = stack.enter_context(ThreadPoolExecutor(1))
-        listed = pool.submit(current_files, root)
-        blobs = memo.kept_blobs()
-        if blobs is None:
-            return None
-        listing = listed.result()
-        changed = _changes(root, listing, state["others"], blobs)
-        if changed is None:
-            return None
         before = memo.kept_of(changed)
         if before is None or len(before) != len(changed):
             return None
