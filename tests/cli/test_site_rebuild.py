@@ -5,8 +5,10 @@ file, what a build without any store makes in an empty folder."""
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -100,6 +102,45 @@ def test_free_text_edits_are_rebuilt_as_a_full_build_makes_them(
                 "data/records.json",
                 "feed.atom",  # reported the day before: a recent change
             }
+
+
+def test_git_is_asked_only_for_what_its_index_does_not_vouch_for_while_the_index_is_the_same(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[int]
+) -> None:
+    """While git's index is the one the last build read, a rebuild hashes only the files
+    git does not vouch for (`_worktree_changes`); once files are staged, it compares every
+    file's blob with the kept ones (`_changes`). Each way, the site a full build makes."""
+    asked: list[str] = []
+    for name in ("_worktree_changes", "_changes"):
+        original = getattr(rebuild, name)
+
+        def spy(*args: object, _name: str = name, _original: Any = original) -> object:
+            asked.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(rebuild, name, spy)
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    hashed, compared = "_worktree_changes", "_changes"
+    added = "records/incidents/INC-2026-ZZZZZ.yaml"
+    steps: list[tuple[str, Change, str, list[int]]] = [  # what, how, asked, taken
+        ("edited", lambda r: edit_file(r, OPEN, "title: ", "title: New, "), hashed, [1]),
+        ("staged", lambda r: git(r, "add", OPEN), compared, [1, 0]),
+        ("edited again", lambda r: edit_file(r, CLOSED, "title: ", "title: Old, "), hashed,
+         [1, 0, 1]),
+        ("back", lambda r: edit_file(r, CLOSED, "title: Old, ", "title: "), hashed,
+         [1, 0, 1, 1]),
+        ("staged back", lambda r: git(r, "reset", "-q"), compared, [1, 0, 1, 1, 0]),
+        ("an untracked file", lambda r: shutil.copy(r / OPEN, r / added), hashed,
+         [1, 0, 1, 1, 0]),  # added: a full build
+    ]  # fmt: skip
+    for number, (what, change, way, rebuilt) in enumerate(steps):
+        asked.clear()
+        change(repo)
+        build(run_cli, repo, out)
+        assert asked == [way], what
+        assert taken == rebuilt, what
+        assert tree(out) == fresh(run_cli, repo, tmp_path / f"fresh-{number}", monkeypatch), what
 
 
 def test_the_members_build_is_rebuilt_too(

@@ -35,7 +35,7 @@ from isg.render.builder import (
     build_site,
     gather,
 )
-from isg.render.page_memo import KeptIncident, PageMemo
+from isg.render.page_memo import PageMemo
 from isg.schemas import SchemaSet, load_schemas
 from isg.sla.memory import KeptReports, evaluate_remembered, remembered_reopened
 from isg.sla.run import SlaRun
@@ -201,8 +201,8 @@ def _build(
         # What the next rebuild needs of the registry (render/rebuild.py), what it keeps of
         # each incident made beside the rendering (the parent mostly waits meanwhile).
         files = rebuild.registry_files(root, registry) if made is not None else None
-        job = (files or {}, {r.path: r.id for r in registry.of_kind("incident")}, data)
-        kept_apart: Callable[[], list[list[KeptIncident] | None]] | None = None
+        job = (root, files or {}, {r.path: r.id for r in registry.of_kind("incident")}, data)
+        kept_apart: Callable[[], list[rebuild.Keep | None]] | None = None
         if files is not None and worth_forking(len(registry.records), PARALLEL_FROM):
             kept_apart = stack.enter_context(forked_soon(rebuild.kept_of, [job]))
         # The pages need only `data`: the rest goes before forking. Freed by reference
@@ -214,8 +214,8 @@ def _build(
         )
         progress.finish()
         if memo is not None and made is not None and files is not None:
-            incidents = kept_apart()[0] if kept_apart else rebuild.kept_of(job)
-            rebuild.remember(memo, target, files, data, made, incidents)
+            keep = kept_apart()[0] if kept_apart else rebuild.kept_of(job)
+            rebuild.remember(memo, target, files, data, made, keep)
     return done
 
 
