@@ -299,10 +299,14 @@ def test_the_stored_form_names_every_field_of_each_class_in_order() -> None:
         assert order == tuple(f.name for f in fields(cls)), cls.__name__
 
 
+@pytest.mark.parametrize("looked_up", [2000, 0])  # statuses looked up by incident, or all read
 def test_statuses_of_closed_incidents_are_reused_and_equal(
-    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch, looked_up: int
 ) -> None:
+    from isg.sla import memory
     from isg.sla import run as run_module
+
+    monkeypatch.setattr(memory, "LOOKED_UP", looked_up)
 
     evaluated: list[str] = []
     original = run_module.evaluate_incident

@@ -358,11 +358,27 @@ class RecordCache:
 
 def cache_is_tracked(root: Path) -> bool:
     """Whether git tracks anything under `.isg/`: a cache a pull request could have planted
-    to hide findings, which is therefore never used."""
+    to hide findings, which is therefore never used. Asked of git once while its index is
+    the same file (a site rebuild asked five times: ~0.09 s)."""
+    try:
+        index = os.stat(root / ".git" / "index")  # git writes a new file for each change
+        key: tuple[str, int, int, int] | None = (
+            str(root.resolve()), index.st_ino, index.st_size, index.st_mtime_ns
+        )  # fmt: skip
+    except OSError:
+        key = None  # not the top of a work tree (or no index yet): asked each time
+    if key is not None and key in _TRACKED:
+        return _TRACKED[key]
     done = subprocess.run(
         ["git", "-C", str(root), "ls-files", "-z", "--", ".isg"], capture_output=True, check=False
     )
-    return done.returncode == 0 and bool(done.stdout)
+    tracked = done.returncode == 0 and bool(done.stdout)
+    if key is not None:
+        _TRACKED[key] = tracked
+    return tracked
+
+
+_TRACKED: dict[tuple[str, int, int, int], bool] = {}
 
 
 def open_database(
