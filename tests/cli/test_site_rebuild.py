@@ -4,6 +4,7 @@ file, what a build without any store makes in an empty folder."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import shutil
 from collections.abc import Callable
@@ -30,7 +31,8 @@ def taken(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     def spy(*args: object, **kwargs: object) -> object:
         done = original(*args, **kwargs)  # type: ignore[arg-type]
         if done is not None:
-            found.append(len(args[-2]))  # type: ignore[arg-type]
+            changed = inspect.signature(original).bind(*args, **kwargs).arguments["changed"]
+            found.append(len(changed))
         return done
 
     monkeypatch.setattr(rebuild, "_write", spy)

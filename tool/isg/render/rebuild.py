@@ -33,6 +33,7 @@ import os
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -318,27 +319,35 @@ def rebuild(
     if {k: state.get(k) for k in made.as_json()} != made.as_json():
         return None
     out = out.resolve()
-    lists = git_lists(root)
+    # The records besides incidents load here (read by the blobs the last build read: if
+    # any changed, no rebuild is taken) while git lists the records and the open data and
+    # search index are read, in threads (their waits let this one go on).
+    with ThreadPoolExecutor(2) as pool:
+        asked = pool.submit(git_lists, root)
+        reading = pool.submit(_whole_files, out)
+        unchanged = {rel: (None, blob) for rel, blob in state["others"].items()}
+        try:
+            others: Registry | None = load_registry(
+                root, schemas, listing=unchanged, only=unchanged
+            )
+        except IsgError:
+            others = None
+        lists, whole = asked.result(), reading.result()
+    if others is None or whole is None:
+        return None
     if lists is not None and lists.digest == state.get("staged"):
         # Git's index is as the last build read it: only the files it does not vouch for
         # now or did not then can differ (the helpdesk's edits before a commit).
         found = _worktree_changes(root, lists, state["worktree"])
-        if found is None:
-            return None
-        changed, worktree = found
-        listing: Mapping[str, FileState] = {
-            rel: (None, blob) for rel, blob in state["others"].items()
-        }
-        listing = {**listing, **{rel: (None, None) for rel in changed}}
     else:
         # Anything else (a commit, a checkout, files staged): every file's blob against
         # the kept ones (~0.3 s more at 57,000 files).
         listing = current_files(root, lists)
         blobs = memo.kept_blobs()
         found = None if blobs is None else _changes(root, listing, state["others"], blobs)
-        if found is None:
-            return None
-        changed, worktree = found
+    if found is None:
+        return None
+    changed, worktree = found
     state["staged"] = None if lists is None else lists.digest
     state["worktree"] = worktree
     with contextlib.ExitStack() as stack:
@@ -362,10 +371,11 @@ def rebuild(
 
         try:
             # The changed incidents first: a change that is not only free text costs no more.
-            mine = load_registry(root, schemas, listing=listing, only=changed)
+            mine = load_registry(
+                root, schemas, listing={rel: (None, None) for rel in changed}, only=changed
+            )
             if not _only_free_text(root, mine, schemas, changed, kept):
                 return None
-            others = load_registry(root, schemas, listing=listing, only=state["others"])
             registry = _joined(mine, others)
         except IsgError:
             return None
@@ -383,7 +393,15 @@ def rebuild(
         site = _site_data(root, registry, schemas, changed, _decoded(listed_rows), made, state)
         if site is None:
             return None
-        return _write(out, site_dir, memo, site, made, state, kept, changed, intact)
+        return _write(out, site_dir, memo, site, made, state, kept, changed, whole, intact)
+
+
+def _whole_files(out: Path) -> tuple[bytes, bytes] | None:
+    """The open data and the search index in `out` (None: not there)."""
+    try:
+        return (out / EXPORT).read_bytes(), (out / SEARCH).read_bytes()
+    except OSError:
+        return None
 
 
 def _joined(one: Registry, other: Registry) -> Registry:
@@ -537,10 +555,11 @@ def _site_data(
 def _write(
     out: Path, site_dir: Path, memo: PageMemo, data: SiteData, made: Inputs,
     state: dict[str, Any], before: Mapping[str, Kept], changed: Mapping[str, str],
-    intact: Callable[[], bool],
+    whole: tuple[bytes, bytes], intact: Callable[[], bool],
 ) -> BuildCounts | None:  # fmt: skip
     """Make the pages and files the changed incidents are shown in, and keep the new state
-    (`state`: the one the last build left; `before`: what it kept of each changed incident).
+    (`state`: the one the last build left; `before`: what it kept of each changed incident;
+    `whole`: the open data and the search index as the last build left them).
     The open data and the search index are worked out before anything is written, and
     nothing is unless the site is `intact` (as the last build left it)."""
     ids = sorted(row[2] for row in before.values())
@@ -551,11 +570,7 @@ def _write(
         )
         for path, (_, _, record_id, *_) in sorted(before.items())
     ]
-    try:
-        export = (out / EXPORT).read_bytes()
-        search = (out / SEARCH).read_bytes()
-    except OSError:
-        return None
+    export, search = whole
     new_export = patch_export(export, "incident", {i: incidents[i] for i in ids})
     new_search = patch_search_index(search, [search_entry("incident", incidents[i]) for i in ids])
     if new_export is None or new_search is None or not intact():
