@@ -100,6 +100,14 @@ def test_a_rebuild_reads_the_rows_of_the_lists_it_makes_and_replaces_those_chang
         changed,
     ]
     assert len(memo.kept_blobs() or []) == 5
+    # A full build again: only what differs is written (the state, one row, one removed).
+    assert memo.db is not None
+    written = memo.db.total_changes
+    again = [_kept_row(row) for row in rows[:4]]
+    again[0] = _kept_row([*rows[0][:3], {**rows[0][3], "title": "Retitled"}, 3, "met"])
+    memo.keep_rebuild_state("{}", [again[0], *again[1:3], _kept_row(changed)], every=True)
+    assert memo.db.total_changes - written == 3
+    assert len(memo.kept_blobs() or []) == 4
     memo.forget_rebuild_state()
     assert memo.rebuild_state() is None
     memo.keep_rebuild_state("{}", [_kept_row(rows[0])], every=True)  # a full build: all again

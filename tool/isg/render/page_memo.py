@@ -285,10 +285,25 @@ class PageMemo:
     ) -> None:
         """Keep what a rebuild into the folder will need: its state (JSON) and the kept
         `incidents`, which are `every` incident (the others are removed) or those changed
-        (each replacing its row)."""
+        (each replacing its row). Of every incident, only the rows that differ from those
+        kept are written: deleting and writing all 50,000 again took ~0.9 s."""
         folder = self.folder
+        gone: list[tuple[str, str]] = []
+        if every:
+            try:
+                there = dict(
+                    self.db.execute(
+                        "SELECT path, kept FROM rebuild_incidents WHERE folder = ?", (folder,)
+                    ).fetchall()
+                    if self.db is not None
+                    else []
+                )
+            except sqlite3.Error:
+                return
+            gone = [(folder, path) for path in there.keys() - {row[0] for row in incidents}]
+            incidents = [row for row in incidents if there.get(row[0]) != row[-1]]
         self._write(
-            ("DELETE FROM rebuild_incidents WHERE folder = ?", [(folder,)] if every else []),
+            ("DELETE FROM rebuild_incidents WHERE folder = ? AND path = ?", gone),
             (
                 "INSERT OR REPLACE INTO rebuild_incidents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [(folder, *row) for row in incidents],
