@@ -319,46 +319,45 @@ def rebuild(
     if {k: state.get(k) for k in made.as_json()} != made.as_json():
         return None
     out = out.resolve()
-    # The records besides incidents load here (read by the blobs the last build read: if
-    # any changed, no rebuild is taken) while git lists the records and the open data and
-    # search index are read, in threads (their waits let this one go on).
-    with ThreadPoolExecutor(2) as pool:
-        asked = pool.submit(git_lists, root)
-        reading = pool.submit(_whole_files, out)
-        unchanged = {rel: (None, blob) for rel, blob in state["others"].items()}
-        try:
-            others: Registry | None = load_registry(
-                root, schemas, listing=unchanged, only=unchanged
-            )
-        except IsgError:
-            others = None
-        lists, whole = asked.result(), reading.result()
-    if others is None or whole is None:
-        return None
-    if lists is not None and lists.digest == state.get("staged"):
-        # Git's index is as the last build read it: only the files it does not vouch for
-        # now or did not then can differ (the helpdesk's edits before a commit).
-        found = _worktree_changes(root, lists, state["worktree"])
-    else:
-        # Anything else (a commit, a checkout, files staged): every file's blob against
-        # the kept ones (~0.3 s more at 57,000 files).
-        listing = current_files(root, lists)
-        blobs = memo.kept_blobs()
-        found = None if blobs is None else _changes(root, listing, state["others"], blobs)
-    if found is None:
-        return None
-    changed, worktree = found
-    state["staged"] = None if lists is None else lists.digest
-    state["worktree"] = worktree
     with contextlib.ExitStack() as stack:
         # Every file of the site is looked at (57,000 at 50,000 incidents: their memo rows
         # read ~0.2 s, their files ~0.4 s): in a forked process when there are many, begun
-        # once git is done (both at once, each took longer on two cores) and waited for
-        # only before the first write.
+        # first (before any thread) and waited for only before the first write.
         apart: Callable[[], list[bool]] | None = None
         if state.get("count", 0) >= LOOK_APART_FROM and memo.path is not None:
             looked = (out, memo.path, memo.folder, state["files"], state["folders"])
             apart = stack.enter_context(forked_soon(_intact_of, [looked]))
+        # The records besides incidents load here (read by the blobs the last build read:
+        # if any changed, no rebuild is taken) while git lists the records and the open
+        # data and search index are read, in threads (their waits let this one go on).
+        with ThreadPoolExecutor(2) as pool:
+            asked = pool.submit(git_lists, root)
+            reading = pool.submit(_whole_files, out)
+            unchanged = {rel: (None, blob) for rel, blob in state["others"].items()}
+            try:
+                others: Registry | None = load_registry(
+                    root, schemas, listing=unchanged, only=unchanged
+                )
+            except IsgError:
+                others = None
+            lists, whole = asked.result(), reading.result()
+        if others is None or whole is None:
+            return None
+        if lists is not None and lists.digest == state.get("staged"):
+            # Git's index is as the last build read it: only the files it does not vouch
+            # for now or did not then can differ (the helpdesk's edits before a commit).
+            found = _worktree_changes(root, lists, state["worktree"])
+        else:
+            # Anything else (a commit, a checkout, files staged): every file's blob against
+            # the kept ones (~0.3 s more at 57,000 files).
+            listing = current_files(root, lists)
+            blobs = memo.kept_blobs()
+            found = None if blobs is None else _changes(root, listing, state["others"], blobs)
+        if found is None:
+            return None
+        changed, worktree = found
+        state["staged"] = None if lists is None else lists.digest
+        state["worktree"] = worktree
         before = memo.kept_of(changed)
         if before is None or len(before) != len(changed):
             return None
