@@ -151,3 +151,13 @@ def test_entries_replaced_in_the_search_index_make_the_index_of_the_entries_chan
     body = text.removeprefix("window.ISG_SEARCH_INDEX = [\n").removesuffix("\n];\n")
     assert [json.loads(line.removesuffix(",")) for line in body.split("\n")] == changed
     assert patch_search_index(search_index_js([]), new) is None
+
+
+@given(st.text())
+def test_the_feed_escapes_text_as_the_standard_library_does(text: str) -> None:
+    from xml.sax.saxutils import escape as standard
+
+    from isg.render.feeds import escape
+
+    assert escape(text) == standard(text)
+    assert escape(text, quote=True) == standard(text, {'"': "&quot;"})

@@ -10,9 +10,16 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from xml.sax.saxutils import escape
 
 SITE_ID = "urn:isupport-governance:site"
+
+
+def escape(text: str, *, quote: bool = False) -> str:
+    """`text` as XML character data (`quote`: as an attribute value in double quotes): what
+    `xml.sax.saxutils.escape` gives, without importing it (it imports urllib.request, http
+    and ssl: ~12 ms of every build's start)."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;") if quote else text
 
 
 def _markup_safe(text: str) -> str:
@@ -135,7 +142,7 @@ def atom_feed(events: list[dict[str, Any]], at: datetime) -> bytes:
             f"    <title>{escape(event['what'])}: {escape(event['id'])}"
             f" {escape(event['title'])}</title>\n"
             f"    <updated>{escape(when)}</updated>\n"
-            f'    <link href="{escape(event["url"], {chr(34): "&quot;"})}"/>\n'
+            f'    <link href="{escape(event["url"], quote=True)}"/>\n'
             "  </entry>\n"
         )
     text = (
