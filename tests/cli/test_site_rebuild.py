@@ -133,6 +133,8 @@ def test_git_is_asked_only_for_what_its_index_does_not_vouch_for_while_the_index
         ("back", lambda r: edit_file(r, CLOSED, "title: Old, ", "title: "), hashed,
          [1, 0, 1, 1]),
         ("staged back", lambda r: git(r, "reset", "-q"), compared, [1, 0, 1, 1, 0]),
+        ("a record deleted", lambda r: (r / CLOSED).unlink(), hashed,
+         [1, 0, 1, 1, 0]),  # removed: a full build
         ("an untracked file", lambda r: shutil.copy(r / OPEN, r / added), hashed,
          [1, 0, 1, 1, 0]),  # added: a full build
     ]  # fmt: skip
