@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jinja2 import UndefinedError
 
 from conftest import FIXED_NOW, REPO_ROOT
@@ -139,6 +141,44 @@ def _recent_the_plain_way(data: SiteData, limit: int) -> list[dict[str, Any]]:
         add("knowledge", article, article.get("updated_at"), "knowledge article updated")
     events.sort(key=lambda e: (e["at"], e["kind"], e["id"]), reverse=True)
     return events[:limit]
+
+
+# Times around 2026-03-01 in every offset Python reads (up to a minute short of a day),
+# dates alone, and text that is no time: what `_newest` must sort as a full parse does.
+WHEN = st.one_of(
+    st.builds(
+        lambda day, minute, offset: (
+            f"2026-03-{day:02d}T{minute // 60:02d}:{minute % 60:02d}:00"
+            f"{'+' if offset >= 0 else '-'}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
+        ),
+        st.integers(1, 9), st.integers(0, 1439), st.integers(-1439, 1439),
+    ),
+    st.builds(lambda day: f"2026-03-{day:02d}", st.integers(1, 9)),
+    st.sampled_from(["2026-03-04T25:00:00Z", "2026-03-0", "garbage", "2026-02-30"]),
+    st.none(),
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(WHEN, WHEN), max_size=30), st.integers(1, 6), st.integers(0, 240))
+def test_recent_changes_parse_only_what_can_be_newest_and_find_what_a_full_parse_finds(
+    times: list[tuple[Any, Any]], limit: int, hours: int
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from isg.render.pages import _recent_changes
+
+    incidents = {}
+    for n, (reported, closed) in enumerate(times):
+        incident: dict[str, Any] = {"id": f"INC-{n % 7}{n}", "title": "t"}
+        if reported is not None:
+            incident["reported_at"] = reported
+        if closed is not None:
+            incident["milestones"] = {"closed": closed}
+        incidents[incident["id"]] = incident
+    at = datetime(2026, 3, 1, tzinfo=UTC) + timedelta(hours=hours)
+    site = SiteData(at=at, records={"incident": incidents}, sla={})
+    assert _recent_changes(site, limit) == _recent_the_plain_way(site, limit)
 
 
 def test_recent_changes_are_the_newest_events_whatever_their_zone(data: SiteData) -> None:
