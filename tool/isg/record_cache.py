@@ -160,11 +160,12 @@ def git_listing(root: Path, lists: GitLists | None = None) -> dict[str, str | No
     for rel in lists.unstaged:
         listing[rel] = None
     # Staged but deleted (or replaced by a folder) in the work tree: not there any more.
-    return {
-        rel: blob
-        for rel, blob in listing.items()
-        if blob is not None or (os.path.lexists(root / rel) and not os.path.isdir(root / rel))
-    }
+    return {rel: blob for rel, blob in listing.items() if blob is not None or is_there(root, rel)}
+
+
+def is_there(root: Path, rel: str) -> bool:
+    """Whether the work tree has a file (or link) at `rel`, not a folder: what git lists."""
+    return os.path.lexists(root / rel) and not os.path.isdir(root / rel)
 
 
 FileState = tuple[FileStat | None, str | None]  # (stat, git blob id); either may be unknown

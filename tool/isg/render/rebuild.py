@@ -50,6 +50,7 @@ from isg.record_cache import (
     current_files,
     git_listing,
     git_lists,
+    is_there,
     load_registry,
 )
 from isg.records import Registry, read_one
@@ -159,10 +160,7 @@ def _git_state(root: Path, files: Mapping[str, str]) -> tuple[str | None, dict[s
 def _worktree(root: Path, lists: GitLists) -> dict[str, str | None]:
     """The blob of each file git does not vouch for (None: not there, e.g. deleted)."""
     return {
-        rel: blob_id(read_one(root, rel))
-        if os.path.lexists(root / rel) and not os.path.isdir(root / rel)
-        else None
-        for rel in lists.unstaged
+        rel: blob_id(read_one(root, rel)) if is_there(root, rel) else None for rel in lists.unstaged
     }
 
 
@@ -436,11 +434,11 @@ def _changes(
         return None
     changed: dict[str, str] = {}
     for path, blob in kept:
-        found = listing.get(path)
-        if found is None:
+        current = now(path)
+        if current is None:
             return None
-        if found[1] != blob and (found[1] is not None or hashed[path] != blob):
-            changed[path] = found[1] or hashed[path]
+        if current != blob:
+            changed[path] = current
             if len(changed) > LIMIT:
                 return None
     return changed, dict(hashed)
@@ -564,9 +562,7 @@ def _write(
     ids = sorted(row[2] for row in before.values())
     incidents = data.records["incident"]
     rows = [
-        _kept_row(
-            [path, changed[path], record_id, *_part(record_id, incidents[record_id], data.sla)[1:]]
-        )
+        _kept_row([path, changed[path], *_part(record_id, incidents[record_id], data.sla)])
         for path, (_, _, record_id, *_) in sorted(before.items())
     ]
     export, search = whole
