@@ -112,9 +112,19 @@ def test_records_replaced_in_the_export_make_the_export_of_the_records_changed(
     ids = data.draw(st.lists(st.sampled_from(sorted(records[kind])), min_size=1, unique=True))
     new = {i: data.draw(st.dictionaries(TEXT, VALUES, max_size=4)) for i in ids}
     changed = {**records, kind: {**records[kind], **new}}
-    assert patch_export(export_json(records, AT), kind, new) == export_json(changed, AT)
+    before = export_json(records, AT)
+    patched = patch_export(before, kind, new)
+    assert patched is not None
+    assert patched.joined() == export_json(changed, AT)
+    assert patched.changed == (patched.joined() != before)
+    # Patched again where the last patch said the section ends now, as the next rebuild does.
+    again = {i: data.draw(st.dictionaries(TEXT, VALUES, max_size=4)) for i in ids[:1]}
+    twice = patch_export(patched.joined(), kind, again, patched.section_end)
+    assert twice is not None
+    assert twice.joined() == export_json({**changed, kind: {**changed[kind], **again}}, AT)
+    assert patch_export(before, kind, new, len(before)) is None  # not where the section ends
     missing = {"absent" + "".join(ids): {}}
-    assert patch_export(export_json(records, AT), kind, missing) is None
+    assert patch_export(before, kind, missing) is None
 
 
 # Text like the JSON between two entries of the index.
@@ -143,7 +153,9 @@ def test_entries_replaced_in_the_search_index_make_the_index_of_the_entries_chan
     for index in chosen:
         changed[index] = {**entries[index], "title": data.draw(NEAR), "text": data.draw(NEAR)}
     new = [changed[index] for index in chosen]
-    assert patch_search_index(search_index_js(entries), new) == search_index_js(changed)
+    patched = patch_search_index(search_index_js(entries), new)
+    assert patched is not None
+    assert patched.joined() == search_index_js(changed)
     text = search_index_js(changed).decode()
     assert (
         json.loads(text.removeprefix("window.ISG_SEARCH_INDEX = ").removesuffix(";\n")) == changed

@@ -8,6 +8,7 @@ import io
 import json
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,13 +62,23 @@ def _export_text(record_id: str, record: Mapping[str, Any]) -> str:
     return key + ": " + json.dumps(record, sort_keys=True, ensure_ascii=False)
 
 
-def patch_export(old: bytes, kind: str, records: Mapping[str, Mapping[str, Any]]) -> bytes | None:
+def patch_export(
+    old: bytes, kind: str, records: Mapping[str, Mapping[str, Any]], end: int | None = None
+) -> Spliced | None:
     """`export_json`'s bytes `old` with the line of each of `records` (of `kind`, by ID) made
     from its new data: what `export_json` makes of the records `old` was made from with
-    those replaced. None when one of them has no line in `old`."""
+    those replaced. None when one of them has no line in `old`. `end`: where the kind's
+    section ends in `old` (its closing brace's line), if known (`Spliced.section_end` of the
+    last patch): looking for it took ~0.05 s of a 48 MB export; a wrong one gives None."""
     head = ("\n" + json.dumps(kind) + ": {\n").encode()
     start = old.find(head)
-    end = old.find(b"\n}", start + len(head) - 1) if start >= 0 else -1
+    if start < 0:
+        return None
+    first = start + len(head) - 1  # the newline the section's first line begins after
+    if end is None:
+        end = old.find(b"\n}", first)
+    elif not (first <= end and old.startswith(b"\n}", end)):
+        return None
     if end < 0:
         return None
     lines = {
@@ -76,7 +87,7 @@ def patch_export(old: bytes, kind: str, records: Mapping[str, Mapping[str, Any]]
         ).encode(): _markup_safe(_export_text(record_id, record)).encode()
         for record_id, record in records.items()
     }
-    return replace_lines(old, lines, start + len(head) - 1, end)
+    return replace_lines(old, lines, first, end)
 
 
 def search_index_js(entries: list[dict[str, str]]) -> bytes:
@@ -93,7 +104,7 @@ def search_index_js(entries: list[dict[str, str]]) -> bytes:
     return f"window.ISG_SEARCH_INDEX = [\n{_markup_safe(lines)}\n];\n".encode()
 
 
-def patch_search_index(old: bytes, entries: list[dict[str, str]]) -> bytes | None:
+def patch_search_index(old: bytes, entries: list[dict[str, str]]) -> Spliced | None:
     """`search_index_js`'s bytes `old` with the line of each of `entries` (one of a record
     already in it: the same kind and ID) made anew; None when one has no line in `old`."""
     lines = {
@@ -105,12 +116,27 @@ def patch_search_index(old: bytes, entries: list[dict[str, str]]) -> bytes | Non
     return replace_lines(old, lines, 0, len(old))
 
 
+@dataclass(frozen=True)
+class Spliced:
+    """Bytes made of an old file's with some lines replaced, as pieces: slices of the old
+    bytes (views, not copies) and the new lines. Joining 48 MB took ~0.05 s: a writer
+    writes the pieces one after the other (`joined` for whoever needs bytes)."""
+
+    pieces: list[bytes | memoryview]
+    changed: bool  # whether any line replaced differs
+    section_end: int  # where the section the lines were in ends now (`replace_lines`'s end)
+
+    def joined(self) -> bytes:
+        return b"".join(self.pieces)
+
+
 def replace_lines(
     old: bytes, lines: Mapping[bytes, bytes], start: int = 0, end: int | None = None
-) -> bytes | None:
+) -> Spliced | None:
     """`old` with the line that begins, between `start` and `end`, with each key of `lines`
     (a newline and what is unique to the line) replaced by its value, the comma ending it
     kept. JSON text holds no raw newline, so a line is found only where it begins."""
+    end = len(old) if end is None else end
     found: list[tuple[int, int, bytes]] = []
     for needle, line in lines.items():
         at = old.find(needle, start, end)
@@ -121,14 +147,17 @@ def replace_lines(
         last = len(old) if last < 0 else last
         comma = b"," if old[first:last].endswith(b",") else b""
         found.append((first, last, line + comma))
-    view = memoryview(old)  # slices of a view are not copies (48 MB: ~0.1 s)
+    view = memoryview(old)  # slices of a view are not copies
     pieces: list[bytes | memoryview] = []
     done = 0
+    changed = False
     for first, last, line in sorted(found):
         pieces += [view[done:first], line]
+        changed = changed or view[first:last] != line
+        end += len(line) - (last - first)
         done = last
     pieces.append(view[done:])
-    return b"".join(pieces)
+    return Spliced(pieces, changed, end)
 
 
 def atom_feed(events: list[dict[str, Any]], at: datetime) -> bytes:
