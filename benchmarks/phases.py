@@ -97,13 +97,17 @@ def wrap_phases() -> list[str]:
 
 def main() -> None:
     wrap_phases()
-    from isg.cli import main as isg_main
+    import isg.cli
 
-    sys.argv = ["isg", *sys.argv[1:]]
-    try:
-        isg_main()
-    finally:
+    leave = isg.cli.leave  # how `isg` ends (os._exit, after flushing): told just before
+
+    def leaving(code: object) -> None:
         print(f"[phase] {'end':28s} {time.perf_counter() - STARTED:6.2f}", file=sys.stderr)
+        leave(code)
+
+    isg.cli.leave = leaving  # type: ignore[assignment]
+    sys.argv = ["isg", *sys.argv[1:]]
+    isg.cli.main()
 
 
 if __name__ == "__main__":
