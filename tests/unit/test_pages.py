@@ -483,3 +483,39 @@ def test_the_pages_showing_an_incident_need_only_the_others_thin(data: SiteData)
     assert not set(thin_incident(incidents[incident_id])) - {
         "id", "title", "reporting_state", "status", "reported_at", "affected_cis", "milestones"
     }  # fmt: skip
+
+
+def test_compiled_templates_are_kept_by_their_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second environment loads a template compiled by the first (Jinja2's bytecode
+    cache, in its private per-user folder), and compiles it again once its source changed."""
+    import os
+    import tempfile
+
+    from jinja2 import Environment
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    template = tmp_path / "site" / "templates" / "x.html.j2"
+    template.parent.mkdir(parents=True)
+    template.write_text("{{ a }}!")
+    compiled: list[str] = []
+    real = Environment.compile
+
+    def counted(self: Environment, source: str, name: str | None = None, *rest: Any) -> Any:
+        compiled.append(str(name))
+        return real(self, source, name, *rest)
+
+    monkeypatch.setattr(Environment, "compile", counted)
+    assert make_environment(tmp_path / "site").get_template("x.html.j2").render(a="<b>") == (
+        "&lt;b&gt;!"
+    )
+    assert make_environment(tmp_path / "site").get_template("x.html.j2").render(a=1) == "1!"
+    assert compiled == ["x.html.j2"]
+    template.write_text("{{ a }}?")
+    assert make_environment(tmp_path / "site").get_template("x.html.j2").render(a=1) == "1?"
+    assert compiled == ["x.html.j2", "x.html.j2"]
+    folder = tmp_path / "tmp" / f"_jinja2-cache-{os.getuid()}"
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert len(list(folder.iterdir())) == 1  # one template, one file

@@ -12,7 +12,9 @@ from stat import S_ISREG
 from typing import Any, NamedTuple, Protocol
 
 from jinja2 import (
+    BytecodeCache,
     Environment,
+    FileSystemBytecodeCache,
     FileSystemLoader,
     StrictUndefined,
     UndefinedError,
@@ -89,6 +91,7 @@ def make_environment(site_dir: Path) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         auto_reload=False,  # one build, templates fixed: no stat of each template per page
+        bytecode_cache=_bytecode_cache(),
     )
     env.filters["markdown"] = render_markdown
     env.filters["badge"] = state_badge
@@ -102,6 +105,18 @@ def make_environment(site_dir: Path) -> Environment:
     env.globals["incident_rows"] = incident_rows
     env.globals["named_rows"] = named_rows
     return env
+
+
+def _bytecode_cache() -> BytecodeCache | None:
+    """Jinja2's own cache of compiled templates, keyed by each template's source: the
+    templates a site rebuild renders took ~0.05 s to compile, ~0.005 s to load (~3 % of a
+    rebuild at 50,000 incidents). In Jinja2's per-user folder in the temporary directory,
+    which it makes private and refuses if anyone else owns it; not under `.isg/cache`,
+    which CI restores from a cache and which holds data, never code. None if unusable."""
+    try:
+        return FileSystemBytecodeCache()
+    except (OSError, RuntimeError):  # Jinja2 refuses a folder it cannot make safe
+        return None
 
 
 # A link to a record's page, relative to the page being rendered (its `root`). Functions,

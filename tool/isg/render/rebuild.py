@@ -32,7 +32,7 @@ import json
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,7 +65,7 @@ from isg.render.builder import (
     static_assets,
 )
 from isg.render.feeds import atom_feed, patch_export, patch_search_index
-from isg.render.page_memo import KeptIncident, PageMemo, Row, as_left, read_rows
+from isg.render.page_memo import KeptIncident, PageMemo, Row, as_left, read_left
 from isg.render.pages import (
     SiteData,
     Status,
@@ -275,18 +275,19 @@ def _intact_of(looked: Looked) -> bool:
     except sqlite3.Error:
         return False
     try:
-        rows = read_rows(db, folder)
+        pages = read_left(db, folder)
     finally:
         db.close()
-    return bool(rows) and _intact(out, rows, files, folders)
+    return bool(pages) and _intact(out, pages, files, folders)
 
 
 def _intact(
-    out: Path, rows: Mapping[str, Row], files: Mapping[str, list[int]], folders: Mapping[str, int]
-) -> bool:
-    """Whether `out` holds what the last build left there: each page of the memo and each
-    other file with its size and modification time, each folder with its modification time
-    (a file added or removed changes it)."""
+    out: Path, pages: Iterable[tuple[str, int, int]], files: Mapping[str, list[int]],
+    folders: Mapping[str, int],
+) -> bool:  # fmt: skip
+    """Whether `out` holds what the last build left there: each of the memo's `pages`
+    (path, size, modification time) and each other file with its size and modification
+    time, each folder with its modification time (a file added or removed changes it)."""
     top = str(out)
     for rel, mtime in folders.items():
         try:
@@ -295,8 +296,8 @@ def _intact(
             return False
         if not S_ISDIR(found.st_mode) or found.st_mtime_ns != mtime:
             return False
-    pages = all(as_left(f"{top}/{path}", size, mtime) for path, (_, size, mtime) in rows.items())
-    return pages and all(as_left(f"{top}/{p}", size, mtime) for p, (size, mtime) in files.items())
+    left = all(as_left(f"{top}/{path}", size, mtime) for path, size, mtime in pages)
+    return left and all(as_left(f"{top}/{p}", size, mtime) for p, (size, mtime) in files.items())
 
 
 def rebuild(
@@ -364,7 +365,8 @@ def rebuild(
         def intact() -> bool:
             if apart is not None:
                 return apart()[0]
-            return _intact(out, memo.rows, state["files"], state["folders"])
+            pages = ((path, size, mtime) for path, (_, size, mtime) in memo.rows.items())
+            return _intact(out, pages, state["files"], state["folders"])
 
         try:
             # The changed incidents first: a change that is not only free text costs no more.
