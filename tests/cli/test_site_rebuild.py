@@ -20,6 +20,7 @@ from site_builds import build, fresh, tree
 OPEN = "records/incidents/INC-2026-59M2Z.yaml"  # open, on the home page, names a CI
 CLOSED = "records/incidents/INC-2025-DA1H6.yaml"  # closed in 2025, names two CIs
 INTERNAL = "records/incidents/INC-2026-7EVZM.yaml"  # visibility: internal
+WITH_PROBLEM = "records/incidents/INC-2026-4ADP7.yaml"  # its page names its problem
 
 
 @pytest.fixture
@@ -67,6 +68,11 @@ FREE_TEXT: list[tuple[str, Change, int]] = [  # (what, how, incidents changed)
     (
         "an internal incident's title",
         lambda r: edit_file(r, INTERNAL, "title: ", "title: Hidden, "),
+        1,
+    ),
+    (
+        "an incident that names a problem retitled",
+        lambda r: edit_file(r, WITH_PROBLEM, "title: ", "title: Renamed, "),
         1,
     ),
     ("nothing", lambda r: None, 0),

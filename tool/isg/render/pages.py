@@ -157,6 +157,22 @@ def thin_incident(incident: Mapping[str, Any]) -> dict[str, Any]:
     return thin
 
 
+# What the pages a rebuild makes (`pages_showing`) read of a record that is no incident:
+# the home page's waiting changes and next release, the CI pages' back-links, an incident
+# page's problem, the recent changes' titles. A CI is read whole (its own page shows it).
+OTHER_FIELDS = (
+    *("id", "title", "name", "status", "type", "planned_date", "cis", "rfcs", "depends_on"),
+)
+
+
+def thin_other(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
+    """What the pages about many records read of `record`, of `kind` (no incident:
+    `thin_incident`)."""
+    if kind == "ci":
+        return dict(record)
+    return {name: record[name] for name in OTHER_FIELDS if name in record}
+
+
 def url(kind: str, record_id: str) -> str:
     """Site-relative URL of a record's page."""
     return f"{KIND_PAGES[kind][0]}/{record_id}.html"
@@ -388,9 +404,17 @@ def _home(data: SiteData) -> Page:
         by_priority[priority].append(
             {**shown(incident, "id", "title"), "_state": worst_state(status)}
         )
-    waiting = [r for r in data.of("rfc") if r.get("status") in ("submitted", "assessed")]
+    waiting = [
+        shown(r, "id", "title", "type", "status")
+        for r in data.of("rfc")
+        if r.get("status") in ("submitted", "assessed")
+    ]
     upcoming = sorted(
-        (r for r in data.of("release") if r.get("status") in ("planned", "testing")),
+        (
+            shown(r, "id", "title", "planned_date")
+            for r in data.of("release")
+            if r.get("status") in ("planned", "testing")
+        ),
         key=lambda r: r.get("planned_date", ""),
     )
     return Page(
@@ -477,7 +501,8 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
             timed_years.add(year)
         if only is not None and incident["id"] not in only:
             continue
-        problem = data.get("problem", incident.get("problem"))
+        named = data.get("problem", incident.get("problem"))
+        problem = None if named is None else shown(named, "id", "title")
         pages.append(
             Page(
                 url("incident", incident["id"]),

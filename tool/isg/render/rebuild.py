@@ -6,10 +6,11 @@ records that changed since the last build into a folder are incidents, and only 
 yearly report reads (`sla.memory.REPORT_BLIND`: title, description, notes, who reported it
 and how: the helpdesk's everyday edits), only these can change: each such incident's page,
 its year's list, the open list, the home page, the pages of the CIs it names, the feed, the
-search index and the open data. `rebuild` then reads the records besides incidents (their
-own cache file), the changed incidents, and what the last build kept of every other
-incident (`pages.thin_incident` with its status's priority and worst state); plans only
-those pages (`pages.pages_showing`, through the memo as usual); remakes the feed; and
+search index and the open data. `rebuild` then reads the changed incidents, the few
+records every deadline depends on (states, organisations, policies), what the last build
+kept of every other incident (`pages.thin_incident` with its status's priority and worst
+state) and of every other record (`pages.thin_other`: what those pages read of it); plans
+only those pages (`pages.pages_showing`, through the memo as usual); remakes the feed; and
 replaces the changed records' lines in the search index and the open data.
 
 Anything else is a full build (with the memo): another record or attachment changed, an
@@ -43,6 +44,7 @@ from typing import Any, NamedTuple
 from isg.compliance import years_read
 from isg.errors import IsgError
 from isg.forks import forked_soon
+from isg.model import KINDS
 from isg.record_cache import (
     INCIDENTS,
     FileState,
@@ -74,12 +76,17 @@ from isg.render.pages import (
     pages_showing,
     recent_changes,
     thin_incident,
+    thin_other,
 )
 from isg.schemas import SchemaSet
 from isg.sla.memory import SlaMemory, evaluate_remembered, report_digest
+from isg.sla.run import FOUNDATION_KINDS
 from isg.summaries import blob_id
 
-VERSION = 1
+VERSION = 2
+# The folders of the records every deadline depends on: the only ones besides incidents a
+# rebuild reads.
+FOUNDATION_FOLDERS = frozenset(kind.directory for kind in KINDS if kind.name in FOUNDATION_KINDS)
 LIMIT = 100  # changed incidents: with more, a full build costs little more
 # The files besides the pages that a rebuild makes again (the others need no incident's text).
 EXPORT, SEARCH, FEED = "data/records.json", "assets/search-index.js", "feed.atom"
@@ -180,6 +187,16 @@ def remember(
         for event in recent_changes(data)
     ]
     years = Counter(year for _, _, _, year, *_ in kept if year is not None)
+    # What the pages a rebuild makes read of the records besides incidents (`thin_other`),
+    # with each one's blob (an incident page's key stands on its problem's).
+    shown_others = {
+        kind: {
+            record_id: [_text(data.blobs.get((kind, record_id))), thin_other(kind, record)]
+            for record_id, record in of_kind.items()
+        }
+        for kind, of_kind in data.records.items()
+        if kind != "incident"
+    }
     out = out.resolve()
     files_of, folders = _site_files(out, memo.rows)
     if files_of is None:
@@ -188,6 +205,7 @@ def remember(
         "version": VERSION,
         **made.as_json(),
         "others": others,
+        "shown_others": shown_others,
         "staged": keep.staged,
         "worktree": keep.worktree,
         "years": sorted(years.items()),  # incidents shown a year (the incident list's counts)
@@ -197,6 +215,10 @@ def remember(
         "count": len(memo.rows) + len(files_of),  # files in the site
     }
     memo.keep_rebuild_state(json.dumps(state), kept, every=True)
+
+
+def _text(blob: bytes | None) -> str | None:
+    return None if blob is None else blob.decode()
 
 
 def _kept_row(kept: Kept) -> KeptIncident:
@@ -326,21 +348,31 @@ def rebuild(
         if state.get("count", 0) >= LOOK_APART_FROM and memo.path is not None:
             looked = (out, memo.path, memo.folder, state["files"], state["folders"])
             apart = stack.enter_context(forked_soon(_intact_of, [looked]))
-        # The records besides incidents load here (read by the blobs the last build read:
-        # if any changed, no rebuild is taken) while git lists the records and the open
-        # data and search index are read, in threads (their waits let this one go on).
+        # Of the records besides incidents, only those every deadline depends on are read
+        # (states, organisations, policies: a few files, parsed; the pages read what the
+        # last build kept of the others, `remember`), while git lists the records and the
+        # open data and search index are read, in threads. If any of them changed since,
+        # no rebuild is taken.
         with ThreadPoolExecutor(2) as pool:
             asked = pool.submit(git_lists, root)
             reading = pool.submit(_whole_files, out)
-            unchanged = {rel: (None, blob) for rel, blob in state["others"].items()}
+            founding = {
+                rel: (None, blob)
+                for rel, blob in state["others"].items()
+                if rel.split("/")[1] in FOUNDATION_FOLDERS
+            }
             try:
                 others: Registry | None = load_registry(
-                    root, schemas, listing=unchanged, only=unchanged
+                    root, schemas, use_cache=False, listing=founding, only=founding
                 )
             except IsgError:
                 others = None
             lists, whole = asked.result(), reading.result()
-        if others is None or whole is None:
+        if (
+            others is None
+            or whole is None
+            or others.blobs != {rel: blob for rel, (_, blob) in founding.items()}
+        ):
             return None
         if lists is not None and lists.digest == state.get("staged"):
             # Git's index is as the last build read it: only the files it does not vouch
@@ -349,9 +381,9 @@ def rebuild(
         else:
             # Anything else (a commit, a checkout, files staged): every file's blob against
             # the kept ones (~0.3 s more at 57,000 files).
-            listing = current_files(root, lists)
+            files = current_files(root, lists)
             blobs = memo.kept_blobs()
-            found = None if blobs is None else _changes(root, listing, state["others"], blobs)
+            found = None if blobs is None else _changes(root, files, state["others"], blobs)
         if found is None:
             return None
         changed, worktree = found
@@ -508,12 +540,21 @@ def _site_data(
     listed: list[Kept], made: Inputs, state: Mapping[str, Any],
 ) -> SiteData | None:  # fmt: skip
     """The site data of the rebuild: the `listed` incidents (`rebuild`), the changed ones
-    whole and the others thin, with a `Summary` for a status; None if the records besides
-    incidents do not load whole."""
+    whole and the others thin, with a `Summary` for a status; the records besides
+    incidents as the last build kept them (`remember`); None if the records read here (the
+    changed incidents, those deadlines depend on) do not load whole."""
     if registry.load_findings or any(not registry.is_valid(r, schemas) for r in registry.records):
         return None  # the full build says what is wrong
-    records, blobs = published_records(registry, schemas, internal=made.internal)
-    published = records.get("incident", {})  # the changed ones (IDs are unique: `_changes`)
+    found, blobs = published_records(registry, schemas, internal=made.internal)
+    published = found.get("incident", {})  # the changed ones (IDs are unique: `_changes`)
+    records: dict[str, dict[str, dict[str, Any]]] = {}
+    for kind, of_kind in state["shown_others"].items():
+        records[kind] = {record_id: thin for record_id, (_, thin) in of_kind.items()}
+        blobs.update(
+            ((kind, record_id), blob.encode())
+            for record_id, (blob, _) in of_kind.items()
+            if blob is not None
+        )
     shown: dict[str, dict[str, Any]] = {}
     sla: dict[str, Status] = {}
     for path, _, record_id, thin, priority, worst in listed:  # in path order, as `gather`
