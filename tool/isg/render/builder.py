@@ -141,17 +141,21 @@ def link(context: Context, kind: str, record_id: Any, text: Any = None) -> Marku
 def incident_rows(context: Context, incidents: Iterable[Mapping[str, Any]]) -> Markup:
     """The rows of the incident table (`_macros.html.j2`), each on its own line: a link to
     the incident, its title, State, priority, status and SLA badge."""
-    root = escape(context["root"])
+    return Markup(incident_rows_html(context["root"], incidents))
+
+
+def incident_rows_html(root: str, incidents: Iterable[Mapping[str, Any]]) -> str:
+    """`incident_rows` on a page whose way to the site's root is `root` (a rebuild finds
+    an incident's row by these bytes: render/row_patches.py)."""
+    root = escape(root)
     try:
-        return Markup(
-            "".join(
-                f'<tr><td><a href="{root}{escape(url("incident", row["id"]))}">'
-                f"{escape(row['id'])}</a></td><td>{escape(row['title'])}</td>"
-                f"<td>{escape(row['reporting_state'])}</td><td>{escape(row['_priority'] or '')}"
-                f"</td><td>{escape(row['status'])}</td><td>{state_badge(row['_state'])}</td>"
-                "</tr>\n"
-                for row in incidents
-            )
+        return "".join(
+            f'<tr><td><a href="{root}{escape(url("incident", row["id"]))}">'
+            f"{escape(row['id'])}</a></td><td>{escape(row['title'])}</td>"
+            f"<td>{escape(row['reporting_state'])}</td><td>{escape(row['_priority'] or '')}"
+            f"</td><td>{escape(row['status'])}</td><td>{state_badge(row['_state'])}</td>"
+            "</tr>\n"
+            for row in incidents
         )
     except KeyError as missing:  # as the template's StrictUndefined said it
         raise UndefinedError(f"'dict object' has no attribute {missing}") from None
@@ -160,14 +164,17 @@ def incident_rows(context: Context, incidents: Iterable[Mapping[str, Any]]) -> M
 @pass_context
 def named_rows(context: Context, kind: str, records: Iterable[Mapping[str, Any]]) -> Markup:
     """`<li>` items linking to `records` of `kind`, each with its title (or name)."""
-    root = escape(context["root"])
+    return Markup(named_rows_html(context["root"], kind, records))
+
+
+def named_rows_html(root: str, kind: str, records: Iterable[Mapping[str, Any]]) -> str:
+    """`named_rows` on a page whose way to the site's root is `root`."""
+    root = escape(root)
     try:
-        return Markup(
-            "".join(
-                f'<li><a href="{root}{escape(url(kind, row["id"]))}">{escape(row["id"])}</a>'
-                f" {escape(row['title'] if 'title' in row else row['name'])}</li>"
-                for row in records
-            )
+        return "".join(
+            f'<li><a href="{root}{escape(url(kind, row["id"]))}">{escape(row["id"])}</a>'
+            f" {escape(row['title'] if 'title' in row else row['name'])}</li>"
+            for row in records
         )
     except KeyError as missing:
         raise UndefinedError(f"'dict object' has no attribute {missing}") from None

@@ -437,25 +437,32 @@ def incident_year(incident: Mapping[str, Any]) -> int:
     return moment.year if moment is not None else 0  # the schema requires the time
 
 
-def pages_showing(data: SiteData, incidents: Collection[str]) -> list[Page]:
+def pages_showing(
+    data: SiteData, incidents: Collection[str], *, long_lists: bool = True
+) -> list[Page]:
     """The pages that show something of the `incidents` (IDs) besides what yearly reports
     read: the home page, the incidents' own pages, the open list and their years' lists,
     the pages of the CIs they name. What a rebuild plans when nothing else changed
     (render/rebuild.py): the other incidents may be thin (`thin_incident`), with a
-    `Summary` for a status."""
+    `Summary` for a status. Without `long_lists`, not the years' lists nor the CI pages (a
+    rebuild that replaces a retitled incident's row in them: `row_patches`)."""
     named = {
         str(ci_id)
         for incident_id in incidents
         if (incident := data.get("incident", incident_id)) is not None
         for ci_id in incident.get("affected_cis") or []
     }
+    if not long_lists:
+        return [_home(data), *_incident_pages(data, set(incidents), year_lists=False)]
     return [_home(data), *_incident_pages(data, set(incidents)), *_ci_pages(data, named)]
 
 
-def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list[Page]:
+def _incident_pages(
+    data: SiteData, only: Collection[str] | None = None, *, year_lists: bool = True
+) -> list[Page]:
     """A page per incident; the incident list: open incidents, then a page per year (one
     list of every incident was 22 MB at 50,000 incidents, and changed with any of them).
-    `only`: the pages of these incidents and of their years, and the list."""
+    `only`: the pages of these incidents and (`year_lists`) of their years, and the list."""
     by_year: dict[int, list[dict[str, Any]]] = defaultdict(list)
     counting = data.year_counts is None
     counts: dict[int, int] = defaultdict(int) if counting else dict(data.year_counts or {})
@@ -470,26 +477,26 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
             for incident_id in only
             if (found := data.get("incident", incident_id)) is not None
         }
+        if year_lists
+        else set()
     )
     for incident in data.of("incident"):
         year = incident_year(incident)
         if counting:
             counts[year] += 1  # incidents a year
         listed = years_of is None or year in years_of
+        own = only is None or incident["id"] in only
         is_open = incident.get("status") != "closed"
-        if not listed and not is_open:
+        if not listed and not own and not is_open:
             continue  # in no list planned here (a rebuild plans a few years' lists)
         status = data.sla.get(incident["id"])
-        row = {
-            **shown(incident, "id", "title", "reporting_state", "status"),
-            "_priority": status.priority if status else None,
-            "_state": worst_state(status),
-        }
+        row = list_row(incident, status)
         if is_open:
             open_rows.append(row)
-        if not listed:
+        if not listed and not own:
             continue  # neither its page nor its year's list is planned
-        by_year[year].append(row)
+        if listed:
+            by_year[year].append(row)
         # A remembered status is only ever of an incident closed by `at`
         # (`evaluate_remembered`): settled, without parsing its closing time again.
         timed = (
@@ -499,7 +506,7 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
         )
         if timed:
             timed_years.add(year)
-        if only is not None and incident["id"] not in only:
+        if not own:
             continue
         named = data.get("problem", incident.get("problem"))
         problem = None if named is None else shown(named, "id", "title")
@@ -533,6 +540,15 @@ def _incident_pages(data: SiteData, only: Collection[str] | None = None) -> list
             )
         )
     return pages
+
+
+def list_row(incident: Mapping[str, Any], status: Status | None) -> dict[str, Any]:
+    """An incident's row in the incident lists (`builder.incident_rows`)."""
+    return {
+        **shown(incident, "id", "title", "reporting_state", "status"),
+        "_priority": status.priority if status else None,
+        "_state": worst_state(status),
+    }
 
 
 def _sla_context(status: Status | None) -> dict[str, Any]:

@@ -78,6 +78,7 @@ from isg.render.pages import (
     thin_incident,
     thin_other,
 )
+from isg.render.row_patches import list_patches, patchable
 from isg.schemas import SchemaSet
 from isg.sla.memory import SlaMemory, evaluate_remembered, report_digest
 from isg.sla.run import FOUNDATION_KINDS
@@ -414,17 +415,25 @@ def rebuild(
         # their years, those that name one of their CIs (all as they were: only free text
         # changed, which no list is made under); and those among the recent changes.
         thin = [row[3] for row in kept.values()]
-        listed_rows = memo.kept_listed(
-            {incident_year(one) for one in thin},
-            {str(ci) for one in thin for ci in one.get("affected_cis") or []},
-            {record_id for kind, record_id, *_ in state["recent"] if kind == "incident"},
-        )
+        recent = {record_id for kind, record_id, *_ in state["recent"] if kind == "incident"}
+        if patching := patchable(site_dir):
+            # The years' lists and the CI pages are patched (`row_patches`), not made: only
+            # the changed incidents themselves are read besides the open and recent ones.
+            listed_rows = memo.kept_listed((), (), recent | {row[2] for row in kept.values()})
+        else:
+            listed_rows = memo.kept_listed(
+                {incident_year(one) for one in thin},
+                {str(ci) for one in thin for ci in one.get("affected_cis") or []},
+                recent,
+            )
         if listed_rows is None:
             return None
         site = _site_data(root, registry, schemas, changed, _decoded(listed_rows), made, state)
         if site is None:
             return None
-        return _write(out, site_dir, memo, site, made, state, kept, changed, whole, intact)
+        return _write(
+            out, site_dir, memo, site, made, state, kept, changed, whole, intact, patching
+        )
 
 
 def _whole_files(out: Path) -> tuple[bytes, bytes] | None:
@@ -595,13 +604,14 @@ def _site_data(
 def _write(
     out: Path, site_dir: Path, memo: PageMemo, data: SiteData, made: Inputs,
     state: dict[str, Any], before: Mapping[str, Kept], changed: Mapping[str, str],
-    whole: tuple[bytes, bytes], intact: Callable[[], bool],
+    whole: tuple[bytes, bytes], intact: Callable[[], bool], patching: bool,
 ) -> BuildCounts | None:  # fmt: skip
     """Make the pages and files the changed incidents are shown in, and keep the new state
     (`state`: the one the last build left; `before`: what it kept of each changed incident;
     `whole`: the open data and the search index as the last build left them).
     The open data and the search index are worked out before anything is written, and
-    nothing is unless the site is `intact` (as the last build left it)."""
+    nothing is unless the site is `intact` (as the last build left it). With `patching`,
+    the years' lists and CI pages are patched (`row_patches.list_patches`), not made."""
     ids = sorted(row[2] for row in before.values())
     incidents = data.records["incident"]
     rows = [
@@ -615,10 +625,22 @@ def _write(
         export, "incident", {i: incidents[i] for i in ids}, end if isinstance(end, int) else None
     )
     new_search = patch_search_index(search, [search_entry("incident", incidents[i]) for i in ids])
-    if new_export is None or new_search is None or not intact():
+    patches: dict[str, bytes] | None = {}
+    if patching:
+        retitled = [
+            (
+                thin,
+                thin_incident(incidents[record_id]),
+                None if priority is None else Summary(priority, worst),
+                data.sla.get(record_id),
+            )
+            for _, _, record_id, thin, priority, worst in before.values()
+        ]
+        patches = list_patches(out, retitled, data.records.get("ci", {}))
+    if new_export is None or new_search is None or patches is None or not intact():
         return None
     memo.forget_rebuild_state()  # from here on the folder changes
-    pages = pages_showing(data, ids)
+    pages = pages_showing(data, ids, long_lists=not patching)
     env = make_environment(site_dir)
     had = memo.rows_of(page.path for page in pages)
     done = _render_all(env, pages, data, made.internal, out=out, present=set(had), memo=had)
@@ -635,6 +657,9 @@ def _write(
         for page, (_, row, kept_as_was) in zip(pages, done, strict=True)
         if not kept_as_was
     }
+    for path, content in patches.items():  # no memo row: the next full build makes them
+        written += _put(out, path, content, True, made_folders, known=True)
+        remade[path] = None
     memo.keep_rows(remade)
     # What is not a memo row now (the files remade here, a page whose key cannot be made),
     # with its size and time; the folders' times (a file replaced changes them).
