@@ -23,9 +23,10 @@ from typing import Any
 STARTED = time.perf_counter()
 PARENT = os.getpid()
 
-# (module, attribute path) of each phase, in the order a site build reaches them.
+# (module, attribute path) of each phase, in the order a site build reaches them: where the
+# command finds it when it runs (isg.cli.site imports most of them inside its functions).
 PHASES = (
-    ("isg.cli.site", "PageMemo.open"),
+    ("isg.render.page_memo", "PageMemo.open"),
     ("isg.render.rebuild", "rebuild"),
     ("isg.render.rebuild", "_changes"),
     ("isg.render.rebuild", "_intact"),
@@ -37,16 +38,16 @@ PHASES = (
     ("isg.render.rebuild", "pages_showing"),
     ("isg.render.rebuild", "_render_all"),
     ("isg.render.rebuild", "remember"),
-    ("isg.cli.site", "remembered_reopened"),
+    ("isg.sla.memory", "remembered_reopened"),
     ("isg.cli.site", "load_registry"),
-    ("isg.cli.site", "KeptReports.open"),
-    ("isg.cli.site", "gather"),
+    ("isg.sla.memory", "KeptReports.open"),
+    ("isg.render.builder", "gather"),
     ("isg.render.builder", "publishable"),
     ("isg.render.builder", "EarlyFiles.start"),
-    ("isg.cli.site", "evaluate_remembered"),
+    ("isg.sla.memory", "evaluate_remembered"),
     ("isg.render.builder", "ReportBasis.of"),
     ("isg.render.builder", "_each"),
-    ("isg.cli.site", "build_site"),
+    ("isg.render.builder", "build_site"),
     ("isg.render.builder", "status_pages"),
     ("isg.render.builder", "_render_all"),
     ("isg.cli.sla", "status_json_lines"),

@@ -243,8 +243,7 @@ def test_a_large_site_build_shows_each_step_on_a_terminal(
 
     monkeypatch.setattr(site, "Progress", on_screen)
     monkeypatch.setenv("ISG_NO_CACHE", "1")  # nothing written into the checkout's .isg/
-    monkeypatch.setattr(site, "REPORTS_PARALLEL_FROM", 1)
-    monkeypatch.setattr(builder, "REPORTS_PARALLEL_FROM", 1)
+    monkeypatch.setattr(builder, "REPORTS_PARALLEL_FROM", 1)  # read when the build runs
     result = run_cli(
         "site",
         "build",
@@ -391,9 +390,9 @@ def test_a_build_failing_after_the_early_files_started_leaves_them_whole(
     without a traceback."""
     import json
 
-    from isg.cli import site
     from isg.errors import IsgError
     from isg.render import builder
+    from isg.sla import memory
 
     at = "2026-11-27T12:00:00+00:00"
     done = tmp_path / "done"
@@ -404,7 +403,7 @@ def test_a_build_failing_after_the_early_files_started_leaves_them_whole(
         raise IsgError("the SLA store holds a damaged status")
 
     monkeypatch.setattr(builder, "PARALLEL_FROM", 1)
-    monkeypatch.setattr(site, "evaluate_remembered", damaged)
+    monkeypatch.setattr(memory, "evaluate_remembered", damaged)  # imported when the build runs
     out = tmp_path / "failed"
     result = run_cli("site", "build", "--repo", str(repo_with_site), "--at", at, "--out", str(out))
     assert result.exit_code != 0

@@ -321,3 +321,42 @@ def test_the_site_is_looked_at_by_a_forked_process_when_it_is_large(
     build(run_cli, repo, out)
     assert taken == [1] and len(looked) == 2  # looked at, found defaced: a full build
     assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
+
+
+def test_a_rebuild_reads_the_git_listing_the_command_started_before_its_imports(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[int]
+) -> None:
+    """`isg site build` starts git's listing of the records first (git works while the
+    build's modules are imported); a rebuild reads that one, and a full build stops it
+    unread (no git left running) and lists the records itself."""
+    from isg import git_lists
+
+    started: list[git_lists.GitListing] = []
+    real_init = git_lists.GitListing.__init__
+
+    def counted(self: git_lists.GitListing, root: Path) -> None:
+        real_init(self, root)
+        started.append(self)
+
+    monkeypatch.setattr(git_lists.GitListing, "__init__", counted)
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    assert taken == [] and len(started) >= 2  # the command's, and the full build's own
+    early = started[0]
+    processes = (early._modifying, early._adding, early._staging)
+    assert all(process.returncode is not None for process in processes)  # stopped, reaped
+    started.clear()
+    edit_file(repo, OPEN, "title: ", "title: New, ")
+    build(run_cli, repo, out)
+    assert taken == [1] and len(started) == 1  # the rebuild read the command's listing
+    assert all(p.returncode == 0 for p in (started[0]._staging, started[0]._adding))
+
+
+def test_a_git_listing_never_read_is_stopped(repo: Path) -> None:
+    from isg.git_lists import GitListing
+
+    listing = GitListing(repo)
+    listing.close()
+    processes = (listing._modifying, listing._adding, listing._staging)
+    assert all(process.returncode is not None for process in processes)
+    listing.close()  # again: nothing left to do

@@ -44,14 +44,13 @@ from typing import Any, NamedTuple
 from isg.compliance import years_read
 from isg.errors import IsgError
 from isg.forks import forked_soon
+from isg.git_lists import GitListing, GitLists, git_lists
 from isg.model import KINDS
 from isg.record_cache import (
     INCIDENTS,
     FileState,
-    GitLists,
     current_files,
     git_listing,
-    git_lists,
     is_there,
     load_registry,
 )
@@ -325,10 +324,12 @@ def _intact(
 
 def rebuild(
     root: Path, schemas: SchemaSet, memo: PageMemo, site_dir: Path, out: Path, made: Inputs,
+    listing: GitListing | None = None,
 ) -> BuildCounts | None:  # fmt: skip
     """Rebuild the site in `out` from what changed since the last build there, when only
     incidents changed and only in what yearly reports do not read; None (nothing written)
-    when a full build is needed."""
+    when a full build is needed. `listing`: git's listing of the records, if the caller
+    started it (else it is started here)."""
     text = memo.rebuild_state()
     if text is None:
         return None
@@ -355,7 +356,7 @@ def rebuild(
         # open data and search index are read, in threads. If any of them changed since,
         # no rebuild is taken.
         with ThreadPoolExecutor(2) as pool:
-            asked = pool.submit(git_lists, root)
+            asked = pool.submit((listing or GitListing(root)).result)
             reading = pool.submit(_whole_files, out)
             founding = {
                 rel: (None, blob)
