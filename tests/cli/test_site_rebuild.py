@@ -323,6 +323,64 @@ def test_the_site_is_looked_at_by_a_forked_process_when_it_is_large(
     assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh", monkeypatch)
 
 
+def test_the_site_is_looked_at_before_the_build_imports_its_modules_when_it_is_large(
+    run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[int]
+) -> None:
+    """From `site_look.LOOK_APART_FROM` pages, `isg site build` forks the look at the site's
+    files first (`site_look.early_look`); a rebuild takes its answer (no look of its own),
+    and a defaced page makes it a full build, as the look in the process does."""
+    from isg import forks
+    from isg.render import site_look
+
+    answers: list[object] = []
+    monkeypatch.setattr(site_look, "LOOK_APART_FROM", 1)
+    monkeypatch.setattr(forks, "workers", lambda: 2)
+    real_answered = rebuild.answered
+
+    def counted(early: Any, text: str) -> Any:
+        answers.append(early is not None)
+        return real_answered(early, text)
+
+    monkeypatch.setattr(rebuild, "answered", counted)
+    monkeypatch.setattr(rebuild, "_intact_of", lambda looked: pytest.fail("looked at again"))
+    out = tmp_path / "site"
+    build(run_cli, repo, out)
+    assert answers == []  # the first build: no memo, no look
+    edit_file(repo, OPEN, "title: ", "title: New, ")
+    build(run_cli, repo, out)
+    assert taken == [1] and answers == [True]
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh-1", monkeypatch)
+    _defaced(out)
+    edit_file(repo, OPEN, "title: New, ", "title: ")
+    build(run_cli, repo, out)
+    assert taken == [1] and answers == [True, True]  # looked at, found defaced: a full build
+    assert tree(out) == fresh(run_cli, repo, tmp_path / "fresh-2", monkeypatch)
+
+
+def test_an_early_look_counts_only_for_the_state_it_looked_at(tmp_path: Path) -> None:
+    from isg.render import site_look
+
+    text = '{"files": {}, "folders": {}}'
+    yes = site_look.answered(lambda: (site_look.state_digest(text), True), text)
+    assert yes is not None and yes()
+    other = site_look.answered(lambda: (site_look.state_digest(text + " "), True), text)
+    assert other is not None and not other()  # another state: not taken as intact
+    defaced = site_look.answered(lambda: (site_look.state_digest(text), False), text)
+    assert defaced is not None and not defaced()
+    assert site_look.answered(lambda: None, text)() is False  # type: ignore[misc]
+    assert site_look.answered(None, text) is None
+    # No store, or a small site: not forked.
+    with site_look.early_look(tmp_path, tmp_path / "site") as early:
+        assert early is None
+
+
+def test_the_early_look_reads_the_page_memos_store() -> None:
+    from isg.record_cache import CACHE_DIR
+    from isg.render import page_memo, site_look
+
+    assert f"{CACHE_DIR}/{page_memo.STORE_FILE}" == site_look.STORE
+
+
 def test_a_rebuild_reads_the_git_listing_the_command_started_before_its_imports(
     run_cli: RunCli, repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, taken: list[int]
 ) -> None:
