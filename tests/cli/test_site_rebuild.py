@@ -418,3 +418,35 @@ def test_a_git_listing_never_read_is_stopped(repo: Path) -> None:
     processes = (listing._modifying, listing._adding, listing._staging)
     assert all(process.returncode is not None for process in processes)
     listing.close()  # again: nothing left to do
+
+
+def test_the_look_reads_a_store_whose_path_holds_uri_characters(tmp_path: Path) -> None:
+    """The store is opened read-only through a file: URI: a space, `?` or `#` in its path
+    is quoted, not taken for the URI's query or fragment."""
+    import json
+    import os
+    import sqlite3
+
+    from isg.render import site_look
+
+    out = tmp_path / "a site? #1"
+    out.mkdir()
+    (out / "page.html").write_text("x")
+    found = os.lstat(out / "page.html")
+    store = tmp_path / "odd ?#" / "site.sqlite"
+    store.parent.mkdir()
+    db = sqlite3.connect(store)
+    db.execute("CREATE TABLE rebuilds (folder TEXT PRIMARY KEY, state TEXT NOT NULL)")
+    db.execute("CREATE TABLE pages (folder, path, key, size, mtime)")
+    folders = {"": os.lstat(out).st_mtime_ns}
+    text = json.dumps({"files": {}, "folders": folders})
+    db.execute("INSERT INTO rebuilds VALUES (?, ?)", (str(out), text))
+    db.execute(
+        "INSERT INTO pages VALUES (?, ?, ?, ?, ?)",
+        (str(out), "page.html", b"k", found.st_size, found.st_mtime_ns),
+    )
+    db.commit()
+    db.close()
+    assert site_look.look((str(out), str(store))) == (site_look.state_digest(text), True)
+    (out / "page.html").write_text("xy")
+    assert site_look.look((str(out), str(store))) == (site_look.state_digest(text), False)

@@ -83,7 +83,7 @@ def look(job: tuple[str, str]) -> Answer:
     state is kept or it cannot be read. Run in a forked process (its own connection)."""
     folder, store = job
     try:
-        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        db = _read_only(Path(store))
     except sqlite3.Error:
         return None
     try:
@@ -101,6 +101,11 @@ def look(job: tuple[str, str]) -> Answer:
     except (ValueError, TypeError, KeyError):
         return None
     return state_digest(found[0]), bool(pages) and intact(Path(folder), pages, files, folders)
+
+
+def _read_only(store: Path) -> sqlite3.Connection:
+    """The store opened for reading only (a look never writes, nor makes the file)."""
+    return sqlite3.connect(f"{store.resolve().as_uri()}?mode=ro", uri=True)
 
 
 def answered(early: Callable[[], Answer] | None, text: str) -> Callable[[], bool] | None:
@@ -122,7 +127,7 @@ def early_look(root: Path, out: Path) -> Iterator[Callable[[], Answer] | None]:
         yield None
         return
     try:
-        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True)
+        db = _read_only(store)
         try:
             (count,) = db.execute(
                 "SELECT count(*) FROM pages WHERE folder = ?", (folder,)
