@@ -29,7 +29,7 @@ PHASES = (
     ("isg.render.page_memo", "PageMemo.open"),
     ("isg.render.rebuild", "rebuild"),
     ("isg.render.rebuild", "_changes"),
-    ("isg.render.rebuild", "_intact"),
+    ("isg.render.rebuild", "site_intact"),
     ("isg.render.rebuild", "load_registry"),
     ("isg.render.rebuild", "_only_free_text"),
     ("isg.render.rebuild", "_site_data"),

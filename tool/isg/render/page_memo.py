@@ -28,14 +28,14 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from isg.record_cache import CACHE_DIR, cache_salt, in_chunks, open_database, package_versions
 from isg.render.pages import Page
-from isg.render.site_look import as_left
+from isg.render.site_look import STORE, as_left
 
-STORE_FILE = "site.sqlite"
+STORE_FILE = PurePosixPath(STORE).name  # in CACHE_DIR (site_look names the store)
 FORMAT = "4"
 # `rebuilds`: what the last build into a folder leaves for a rebuild that reads only what
 # changed (render/rebuild.py): its inputs and files; `rebuild_incidents`, what the pages

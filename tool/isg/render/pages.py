@@ -54,7 +54,12 @@ class Page:
     @property
     def root(self) -> str:
         """The relative prefix from this page to the site root ('' or '../')."""
-        return "../" * self.path.count("/")
+        return root_of(self.path)
+
+
+def root_of(path: str) -> str:
+    """The relative prefix from the page at `path` to the site root."""
+    return "../" * path.count("/")
 
 
 class Summary(NamedTuple):
@@ -161,8 +166,8 @@ def thin_incident(incident: Mapping[str, Any]) -> dict[str, Any]:
 # the home page's waiting changes and next release, the CI pages' back-links, an incident
 # page's problem, the recent changes' titles. A CI is read whole (its own page shows it).
 OTHER_FIELDS = (
-    *("id", "title", "name", "status", "type", "planned_date", "cis", "rfcs", "depends_on"),
-)
+    "id", "title", "name", "status", "type", "planned_date", "cis", "rfcs", "depends_on",
+)  # fmt: skip
 
 
 def thin_other(kind: str, record: Mapping[str, Any]) -> dict[str, Any]:
@@ -446,14 +451,14 @@ def pages_showing(
     (render/rebuild.py): the other incidents may be thin (`thin_incident`), with a
     `Summary` for a status. Without `long_lists`, not the years' lists nor the CI pages (a
     rebuild that replaces a retitled incident's row in them: `row_patches`)."""
+    if not long_lists:
+        return [_home(data), *_incident_pages(data, set(incidents), year_lists=False)]
     named = {
         str(ci_id)
         for incident_id in incidents
         if (incident := data.get("incident", incident_id)) is not None
         for ci_id in incident.get("affected_cis") or []
     }
-    if not long_lists:
-        return [_home(data), *_incident_pages(data, set(incidents), year_lists=False)]
     return [_home(data), *_incident_pages(data, set(incidents)), *_ci_pages(data, named)]
 
 

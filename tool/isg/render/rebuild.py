@@ -599,11 +599,13 @@ class _AsideRemover:
         self.folder = folder
         self.kept: list[Path] = []
         self.threads: list[threading.Thread] = []
+        self.made = 0  # names made: each file set aside has its own
 
     def keep(self, path: Path) -> None:
         if self.folder is None:
             return
-        aside = self.folder / f".aside-{os.getpid()}-{len(self.kept)}"
+        self.made += 1
+        aside = self.folder / f".aside-{os.getpid()}-{self.made}"
         try:
             os.link(path, aside)
         except OSError:  # another file system, no links: replaced as it is

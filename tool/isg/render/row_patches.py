@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from isg.render.builder import incident_rows_html, named_rows_html
-from isg.render.pages import Status, incident_year, list_row, shown, url, year_url
+from isg.render.pages import Status, incident_year, list_row, root_of, shown, url, year_url
 
 # The templates a patched page is made of, and their digest as isg's site ships them.
 TEMPLATES = (
@@ -68,20 +68,22 @@ def list_patches(
     for before, after, kept, now in retitled:
         if before.get("title") == after.get("title"):
             continue
-        year = incident_year(before)
-        root = "../"  # the lists are one folder down: incidents/, cis/
+        year_page = year_url(incident_year(before))
+        root = root_of(year_page)
         changes = [
             (
-                year_url(year),
+                year_page,
                 incident_rows_html(root, [list_row(before, kept)]),
                 incident_rows_html(root, [list_row(after, now)]),
             )
         ]
         for ci_id in dict.fromkeys(before.get("affected_cis") or []):
             if str(ci_id) in cis:
+                ci_page = url("ci", str(ci_id))
+                root = root_of(ci_page)
                 changes.append(
                     (
-                        url("ci", str(ci_id)),
+                        ci_page,
                         named_rows_html(root, "incident", [shown(before, "id", "title")]),
                         named_rows_html(root, "incident", [shown(after, "id", "title")]),
                     )

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 
-STORE = ".isg/cache/site.sqlite"  # the page memo's store (page_memo.STORE_FILE, a test holds)
+STORE = ".isg/cache/site.sqlite"  # the page memo's store (in record_cache.CACHE_DIR: a test holds)
 LOOK_APART_FROM = 5000  # pages: fewer are looked at in the process, quicker than forking
 
 # (the digest of the kept state looked at, whether the folder is as it says); None: none
