@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -147,7 +149,7 @@ def test_any_input_parses_or_raises_yaml_error(raw: bytes) -> None:
 
 from pathlib import Path  # noqa: E402
 
-from isg.safe_yaml import _careful, _fast  # noqa: E402
+from isg.safe_yaml import _careful, _fast, _unusual  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD_FILES = sorted(ROOT.glob("records/*/*.yaml")) + sorted(
@@ -215,3 +217,54 @@ def test_fast_and_careful_readers_agree_on_anything(text: str) -> None:
         careful = None
     if fast is not None:
         assert fast == careful
+
+
+_UNUSUAL_AS_REGEX = re.compile(r"[&*!]|^(?:%|---|\.\.\.)", re.MULTILINE)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    YAML_PIECES
+    | st.text(max_size=120)
+    | st.lists(st.sampled_from(["a", "\n", "\r", " ", "-", ".", "%", "&", "*", "!", "#"])).map(
+        "".join
+    )
+)
+def test_what_the_fast_reader_leaves_to_the_careful_one(text: str) -> None:
+    """Any text with a character that could start an anchor, alias, tag or directive, or a
+    line starting like a document marker: what the regex it replaced said."""
+    assert _unusual(text) == bool(_UNUSUAL_AS_REGEX.search(text))
+
+
+def test_documents_anchors_and_tags_are_read_the_careful_way() -> None:
+    for text in ("a: 1\n---\nb: 2\n", "%YAML 1.2\n---\na: 1\n", "a: &x 1\nb: *x\n", "a: !t 1\n"):
+        assert _unusual(text)
+    assert not _unusual("a: b-c --- d... 100%\n")
+
+
+def _plain_by_the_rule(text: str) -> object:
+    """The explicit rule of the module's docstring, as the regexes say it."""
+    if text in ("", "~", "null"):
+        return None
+    if text in ("true", "false"):
+        return text == "true"
+    if re.fullmatch(r"-?(?:0|[1-9][0-9]*)", text):
+        return int(text)
+    if re.fullmatch(r"-?(?:0|[1-9][0-9]*)\.[0-9]+", text):
+        return float(text)
+    return text
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(max_size=12)
+    | st.lists(
+        st.sampled_from(["-", "0", "1", "9", ".", "e", "_", "x", "\u0663", "\uff11", " ", "~"]),
+        max_size=8,
+    ).map("".join)
+)
+def test_plain_scalars_follow_the_rule_on_any_text(text: str) -> None:
+    from isg.safe_yaml import resolve_plain
+
+    found, expected = resolve_plain(text), _plain_by_the_rule(text)
+    assert found == expected and type(found) is type(expected), text

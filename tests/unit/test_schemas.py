@@ -263,6 +263,21 @@ FORMAT_VALUES = [
     "2026-11-27T24:00:00Z",
     "2016-12-31T23:59:60Z",
     "2026-02-29T10:00:00+01:00",
+    "2024-02-29T10:00:00+01:00",
+    "2026-04-31T10:00:00Z",
+    "2026-04-30T10:00:00Z",
+    "2026-12-32T10:00:00Z",
+    "2026-12-00T10:00:00Z",
+    "0000-01-01T00:00:00Z",
+    "0001-01-01T00:00:00Z",
+    "2026-13-01T00:00:00Z",
+    "2026-11-27T12:00:00Z\n",
+    "2026-11-27T12:00:00Z\n\n",
+    "2026-11-27T12:00:00Z ",
+    "2026-11-27T12:00:00.Z",
+    "2026-11-27T12:00:00-23:59",
+    "2026-11-27T12:00:00+24:00",
+    "2026-11-27 12:00:00Z",
     "2026-11-27",
     "2026-02-29",
     "2024-02-29",
@@ -291,3 +306,174 @@ def test_the_fast_format_checks_are_jsonschemas(name: str) -> None:
     theirs = [checker.conforms(value, name) for value in FORMAT_VALUES]
     assert ours == theirs
     assert name in ("uri", "email") or not all(ours)  # the check does reject something
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "0",
+                "1",
+                "2",
+                "3",
+                "9",
+                "00",
+                "02",
+                "28",
+                "29",
+                "30",
+                "31",
+                "2024",
+                "2026",
+                "-",
+                ":",
+                "T",
+                "t",
+                "Z",
+                "z",
+                ".",
+                "+",
+                "\n",
+                " ",
+                "\u0131",
+                "\uff12",
+            ]
+        ),
+        max_size=24,
+    ),
+    st.sampled_from(["2024-02-29T", "2026-02-29T", "2026-04-31T", "2026-11-27T", ""]),
+)
+def test_the_fast_date_time_check_is_jsonschemas_on_any_text(pieces: list[str], start: str) -> None:
+    import jsonschema
+
+    from isg.schemas import _FORMATS
+
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    for value in (start + "".join(pieces), start + "12:30:00" + "".join(pieces)):
+        assert _FORMATS["date-time"](value) == checker.conforms(value, "date-time"), value
+
+
+def _fields_as_first_written(record: Any, schemas: Any = SCHEMAS) -> tuple[list[Any], ...]:
+    """`record_fields` as first written (a call a value): the definition the faster walk
+    (text handled where it is met) is held to, field for field and in order."""
+    from isg.schemas import PLACEHOLDER, _plan
+    from isg.times import parse_time
+
+    free, refs, times, holders, private = [], [], [], [], []  # type: ignore[var-annotated]
+
+    def walk(plan: Any, value: Any, path: tuple[Any, ...], declared: bool) -> None:
+        if plan is not None and plan.private:
+            private.append(path)
+        if isinstance(value, str):
+            if plan is None or plan.free:
+                free.append((path, value))
+            if PLACEHOLDER in value:
+                holders.append(path)
+            if declared and plan is not None:
+                if plan.ref is not None:
+                    refs.append((path, value, plan.ref))
+                if plan.format == "date-time" and (when := parse_time(value)) is not None:
+                    times.append((path, value, when))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child, known = plan.child(key) if plan else (None, False)
+                walk(child, item, (*path, key), declared and known)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                child, known = plan.child(index) if plan else (None, False)
+                walk(child, item, (*path, index), declared and known)
+
+    walk(_plan(schemas.for_kind(record.kind)), record.data, (), True)
+    return free, refs, times, holders, private
+
+
+def _fields_both_ways(kind: str, data: Any, schemas: Any = SCHEMAS) -> None:
+    from isg.model import KIND_BY_NAME, Record
+    from isg.safe_yaml import Document
+    from isg.schemas import record_fields
+
+    record = Record(KIND_BY_NAME[kind], f"records/x/{kind}.yaml", Document(data))
+    found = record_fields(record, schemas)
+    assert (
+        found.free_text,
+        found.references,
+        found.times,
+        found.placeholders,
+        found.private,
+    ) == _fields_as_first_written(record, schemas)
+
+
+def test_the_walk_finds_what_it_found_as_first_written() -> None:
+    for _, kind, data in DOCUMENTS:
+        _fields_both_ways(kind, data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from([d for d in DOCUMENTS if d[0].startswith("records/")]), st.data())
+def test_the_walk_finds_what_it_found_as_first_written_on_mutated_records(
+    document: tuple[str, str, Any], data: Any
+) -> None:
+    _, kind, original = document
+    mutated = dict(original)
+    values = st.recursive(
+        TEXTS | st.sampled_from(["<REPLACE me>", "CI-0001", 7, None, True]),
+        lambda inner: (
+            st.lists(inner, max_size=3)
+            | st.dictionaries(
+                st.sampled_from([*PRIVATE_KEYS, *sorted(original)]), inner, max_size=3
+            )
+        ),
+        max_leaves=8,
+    )
+    for key in data.draw(st.lists(st.sampled_from([*PRIVATE_KEYS, *sorted(mutated)]), max_size=4)):
+        mutated[key] = data.draw(values)
+    _fields_both_ways(kind, mutated)
+
+
+MAPPED_SCHEMA = {  # references and times declared under maps, items and undeclared keys
+    "type": "object",
+    "properties": {
+        "ci": {"type": "string", "x-isg-ref": "ci"},
+        "at": {"type": "string", "format": "date-time"},
+        "by_state": {"type": "object", "additionalProperties": {"$ref": "#/$defs/entry"}},
+        "entries": {"type": "array", "items": {"$ref": "#/$defs/entry"}},
+    },
+    "additionalProperties": {"$ref": "#/$defs/entry"},
+    "$defs": {
+        "entry": {
+            "type": "object",
+            "properties": {
+                "ci": {"type": "string", "x-isg-ref": ["ci", "release"]},
+                "at": {"type": "string", "format": "date-time"},
+                "email": {"type": "string", "x-isg-personal": True},
+                "note": {"type": "string"},
+            },
+        }
+    },
+}
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["ci", "at", "by_state", "entries", "other", "email"]),
+        st.recursive(
+            TEXTS | st.sampled_from(["<REPLACE me>", "CI-0001", 7, None]),
+            lambda inner: (
+                st.lists(inner, max_size=3)
+                | st.dictionaries(
+                    st.sampled_from(["ci", "at", "email", "note", "FR"]), inner, max_size=4
+                )
+            ),
+            max_leaves=10,
+        ),
+        max_size=5,
+    )
+)
+def test_the_walk_finds_what_it_found_as_first_written_under_maps_and_items(data: Any) -> None:
+    class Mapped:
+        def for_kind(self, kind: object) -> dict[str, Any]:
+            return MAPPED_SCHEMA
+
+    _fields_both_ways("incident", data, Mapped())

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,16 +80,51 @@ def read_record_files(root: Path) -> dict[str, bytes]:
 
 
 def read_one(root: Path | str, rel: str) -> bytes:
-    """The bytes of one file under `root`, or a marker for what must not or cannot be read."""
-    full = Path(root) / rel
+    """The bytes of one file under `root`, or a marker for what must not or cannot be read.
+
+    Called for every record file of a cold run, so it costs one lstat, one open and one
+    read (pathlib's is_symlink, is_file, stat and read_bytes took three stats and a buffered
+    reader: ~10 % of validating a record). The file is opened without following a link that
+    replaced it after the lstat, and without blocking on a FIFO.
+    """
+    full = os.path.join(root, rel)
     try:
-        if full.is_symlink() or not full.is_file():
-            return LINK_MARKER
-        if full.stat().st_size > MAX_BYTES:
-            return TOO_LARGE_MARKER
-        return full.read_bytes()
+        info = os.lstat(full)
+    except (FileNotFoundError, NotADirectoryError):
+        return LINK_MARKER  # gone, or not a file: nothing to read
     except OSError as exc:
         return UNREADABLE_MARKER + (exc.strerror or "error").encode()
+    if not stat.S_ISREG(info.st_mode):
+        return LINK_MARKER
+    if info.st_size > MAX_BYTES:
+        return TOO_LARGE_MARKER
+    try:
+        handle = os.open(full, _READ_FLAGS)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # became a link since the lstat
+            return LINK_MARKER
+        return UNREADABLE_MARKER + (exc.strerror or "error").encode()
+    try:
+        data = os.read(handle, info.st_size + 1)  # short of that: the whole file
+        if len(data) > info.st_size:  # it grew since the lstat: read on, to the bound
+            parts = [data]
+            while parts[-1] and sum(map(len, parts)) <= MAX_BYTES:
+                parts.append(os.read(handle, MAX_BYTES + 1))
+            data = b"".join(parts)
+    except OSError as exc:
+        return UNREADABLE_MARKER + (exc.strerror or "error").encode()
+    finally:
+        os.close(handle)
+    return TOO_LARGE_MARKER if len(data) > MAX_BYTES else data
+
+
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
 
 
 def file_problem(rel: str, data: bytes) -> str | None:
