@@ -76,3 +76,31 @@ def test_a_worker_that_dies_is_told() -> None:
     ):
         results()
     assert multiprocessing.active_children() == []
+
+
+def test_the_collector_is_paused_in_the_block_and_its_forks_and_restored_after() -> None:
+    import gc
+
+    from isg.forks import collector_paused, fork_map
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+        assert list(fork_map(_collector_enabled, [1, 2, 3, 4])) == [False] * 4
+    assert gc.isenabled()
+    with pytest.raises(ZeroDivisionError), collector_paused():
+        _ = 1 / 0
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # left as it was found
+    finally:
+        gc.enable()
+
+
+def _collector_enabled(_: int) -> bool:
+    import gc
+
+    return gc.isenabled()

@@ -102,6 +102,25 @@ def forked_soon(function: Callable[[T], R], jobs: Sequence[T]) -> Iterator[Calla
         gc.unfreeze()
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (and in the processes forked in
+    it), on again after if it was on. Reference counting still frees every object that is
+    not in a cycle.
+
+    For blocks that make many objects that live on, and next to no cycles: the collector,
+    run every 700 new objects, looks at them again and again. Receiving validation's rows
+    of 57,000 records took 1.25 s with it and 0.34 s without; summarizing a valid record
+    makes no cycle (a test holds that)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _run_share(function: Callable[[Any], Any], jobs: list[Any], writer: Any) -> None:
     """In a worker: every job of its share, sent back whole, or the exception that stopped
     one."""

@@ -421,44 +421,47 @@ def record_fields(record: Record, schemas: SchemaSet) -> RecordFields:
     if isinstance(found, RecordFields):
         return found
     fields = RecordFields([], [], [], [], [])
-    free_text, references, times = fields.free_text, fields.references, fields.times
-    placeholders, private = fields.placeholders, fields.private
-
-    def walk(plan: FieldPlan | None, value: Any, path: JsonPath, declared: bool) -> None:
-        """The values in `value` (a mapping or a list) at `path`, planned by `plan`."""
-        if isinstance(value, dict):
-            pairs: Any = value.items()
-            every: tuple[FieldPlan | None, bool] | None = (
-                _UNPLANNED if plan is None else None
-            )  # else each key's own plan
-        else:
-            pairs = enumerate(value)
-            every = _UNPLANNED if plan is None else plan.child(0)  # one plan for all items
-        for key, item in pairs:
-            # FieldPlan.child's cache asked here: a method call a value cost a tenth of this
-            child, known = every or plan._children.get(key) or plan.child(key)  # type: ignore[union-attr]
-            where = (*path, key)
-            if child is not None and child.private:  # declared or not: a map of private values
-                private.append(where)
-            if isinstance(item, str):
-                if child is None or child.free:
-                    free_text.append((where, item))
-                if PLACEHOLDER in item:
-                    placeholders.append(where)
-                if declared and known and child is not None:
-                    if child.ref is not None:
-                        references.append((where, item, child.ref))
-                    if child.format == "date-time" and (when := time_of(item)) is not None:
-                        times.append((where, item, when))
-            elif isinstance(item, (dict, list)):
-                walk(child, item, where, declared and known)
-
     plan = _plan(schemas.for_kind(record.kind))
     if plan.private:
-        private.append(())
-    walk(plan, record.data, (), True)  # a record is a mapping (parse_document sees to it)
+        fields.private.append(())
+    _walk(fields, plan, record.data, (), True)  # a record is a mapping (parse_document's)
     document.derived["fields"] = fields
     return fields
 
 
 _UNPLANNED: tuple[None, bool] = (None, False)
+
+
+def _walk(
+    fields: RecordFields, plan: FieldPlan | None, value: Any, path: JsonPath, known: bool
+) -> None:
+    """Into `fields`: the values in `value` (a mapping or a list) at `path`, planned by
+    `plan`; `known`: whether the schema declares `path`. (A function of the module, not a
+    closure of record_fields: a closure that calls itself is a reference cycle, which kept
+    each record's fields until the collector ran.)"""
+    free_text, references, times = fields.free_text, fields.references, fields.times
+    placeholders, private = fields.placeholders, fields.private
+    if isinstance(value, dict):
+        pairs: Any = value.items()
+        every: tuple[FieldPlan | None, bool] | None = _UNPLANNED if plan is None else None
+    else:
+        pairs = enumerate(value)
+        every = _UNPLANNED if plan is None else plan.child(0)  # one plan for all items
+    for key, item in pairs:
+        # FieldPlan.child's cache asked here: a method call a value cost a tenth of the walk
+        child, declared = every or plan._children.get(key) or plan.child(key)  # type: ignore[union-attr]
+        where = (*path, key)
+        if child is not None and child.private:  # declared or not: a map of private values
+            private.append(where)
+        if isinstance(item, str):
+            if child is None or child.free:
+                free_text.append((where, item))
+            if PLACEHOLDER in item:
+                placeholders.append(where)
+            if known and declared and child is not None:
+                if child.ref is not None:
+                    references.append((where, item, child.ref))
+                if child.format == "date-time" and (when := time_of(item)) is not None:
+                    times.append((where, item, when))
+        elif isinstance(item, (dict, list)):
+            _walk(fields, child, item, where, known and declared)

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from isg.canonical import schema_header
-from isg.forks import fork_map, worth_forking
+from isg.forks import collector_paused, fork_map, worth_forking
 from isg.integrity import RECORD_RULES, mentions_email, record_references, record_times
 from isg.model import KIND_BY_DIRECTORY, KIND_BY_NAME, Finding, Record, record_finding
 from isg.records import ATTACHMENT_SUFFIXES, RECORDS_DIR, Registry, file_problem, file_stem
@@ -352,6 +352,18 @@ def summarize_paths(
     Processes are forked (they inherit the schemas and `encode`); where fork is not
     available, or with one core, the work is done here.
     """
+    with collector_paused():  # summaries make no cycles; the rows live on (forks.py)
+        return _summarize_all(root, paths, schemas, allowed, encode, progress)
+
+
+def _summarize_all(
+    root: str,
+    paths: Sequence[str],
+    schemas: SchemaSet,
+    allowed: frozenset[str],
+    encode: Callable[[RecordSummary], T],
+    progress: Callable[[int], None] | None,
+) -> list[T]:
     from isg.records import read_one
 
     if not worth_forking(len(paths), PARALLEL_FROM):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from isg.errors import IsgError
+from isg.forks import collector_paused
 from isg.git_history import (
     WorkTree,
     base_commit,
@@ -196,8 +197,9 @@ def validate_repository(
             break
     listing = current_files(root)
     rows = summarize(list(listing), RecordSummary.as_json)
-    found = {row[0]: RecordSummary.from_json(row) for row in rows}
-    index = Summaries([found[rel] for rel in listing], schemas, read)
+    with collector_paused():  # 57,000 summaries that live on, no cycles (forks.py)
+        found = {row[0]: RecordSummary.from_json(row) for row in rows}
+        index = Summaries([found[rel] for rel in listing], schemas, read)
     state = work_tree(root, None, base) if base else None
     return _finish(root, index, now=now, base=base, state=state, paths=paths)
 
