@@ -264,7 +264,7 @@ def _no_tag(kind: Any, value: Any, implicit: Any) -> str:
     return ""
 
 
-_ScalarNode, _MappingNode, _SequenceNode = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+_ScalarNode, _MappingNode = yaml.ScalarNode, yaml.MappingNode  # else a sequence: no 4th kind
 
 
 # The node walk below runs for every value of every record read: scalars are handled where

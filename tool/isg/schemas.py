@@ -424,7 +424,8 @@ def record_fields(record: Record, schemas: SchemaSet) -> RecordFields:
     plan = _plan(schemas.for_kind(record.kind))
     if plan.private:
         fields.private.append(())
-    _walk(fields, plan, record.data, (), True)  # a record is a mapping (parse_document's)
+    if isinstance(record.data, (dict, list)):  # a record is a mapping (parse_document's)
+        _walk(fields, plan, record.data, (), True)
     document.derived["fields"] = fields
     return fields
 
