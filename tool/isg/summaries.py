@@ -352,35 +352,25 @@ def summarize_paths(
     Processes are forked (they inherit the schemas and `encode`); where fork is not
     available, or with one core, the work is done here.
     """
-    with collector_paused():  # summaries make no cycles; the rows live on (forks.py)
-        return _summarize_all(root, paths, schemas, allowed, encode, progress)
-
-
-def _summarize_all(
-    root: str,
-    paths: Sequence[str],
-    schemas: SchemaSet,
-    allowed: frozenset[str],
-    encode: Callable[[RecordSummary], T],
-    progress: Callable[[int], None] | None,
-) -> list[T]:
     from isg.records import read_one
 
-    if not worth_forking(len(paths), PARALLEL_FROM):
+    with collector_paused():  # summaries make no cycles; the rows live on (forks.py)
+        if not worth_forking(len(paths), PARALLEL_FROM):
+            found = []
+            for index, path in enumerate(paths):
+                summary = summarize_file(path, read_one(root, path), schemas, allowed)
+                found.append(encode(summary))
+                if progress and index % 500 == 499:
+                    progress(500)
+            if progress:
+                progress(len(paths) % 500)
+            return found
+        chunk = 250
+        chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
         found = []
-        for index, path in enumerate(paths):
-            found.append(encode(summarize_file(path, read_one(root, path), schemas, allowed)))
-            if progress and index % 500 == 499:
-                progress(500)
-        if progress:
-            progress(len(paths) % 500)
+        setup = (root, schemas, allowed, encode)
+        for rows in fork_map(_summarize_paths, chunks, initializer=_init_worker, initargs=setup):
+            found.extend(rows)
+            if progress:
+                progress(len(rows))
         return found
-    chunk = 250
-    chunks = [paths[i : i + chunk] for i in range(0, len(paths), chunk)]
-    found = []
-    setup = (root, schemas, allowed, encode)
-    for rows in fork_map(_summarize_paths, chunks, initializer=_init_worker, initargs=setup):
-        found.extend(rows)
-        if progress:
-            progress(len(rows))
-    return found

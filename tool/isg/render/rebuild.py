@@ -79,7 +79,7 @@ from isg.render.pages import (
     thin_other,
 )
 from isg.render.row_patches import list_patches, patchable
-from isg.render.site_look import LOOK_APART_FROM, Answer, answered, read_left
+from isg.render.site_look import LOOK_APART_FROM, Answer, answered, look, state_digest
 from isg.render.site_look import intact as site_intact
 from isg.schemas import SchemaSet
 from isg.sla.memory import SlaMemory, evaluate_remembered, report_digest
@@ -286,23 +286,12 @@ def _parents(path: str) -> list[str]:
     return ["/".join(parts[: n + 1]) for n in range(len(parts))]
 
 
-# The site's folder, the memo's store and the folder's key in it, the other files, the folders.
-Looked = tuple[Path, Path, str, Mapping[str, list[int]], Mapping[str, int]]
-
-
-def _intact_of(looked: Looked) -> bool:
-    """`site_look.intact` in a forked process, which reads the memo's rows itself (through
-    its own connection: the parent's is not the child's to use)."""
-    out, store, folder, files, folders = looked
-    try:
-        db = sqlite3.connect(store)
-    except sqlite3.Error:
-        return False
-    try:
-        pages = read_left(db, folder)
-    finally:
-        db.close()
-    return bool(pages) and site_intact(out, pages, files, folders)
+def _intact_of(looked: tuple[str, str, str]) -> bool:
+    """In a forked process: whether the site's folder `looked[0]` is intact, by
+    `site_look.look` through the page memo's store `looked[1]`, when what it read is the
+    state `looked[2]` this rebuild reads."""
+    folder, store, text = looked
+    return look((folder, store)) == (state_digest(text), True)
 
 
 def rebuild(
@@ -334,7 +323,7 @@ def rebuild(
         apart: Callable[[], list[bool]] | None = None
         looked_early = answered(early, text)
         if looked_early is None and state.get("count", 0) >= LOOK_APART_FROM and memo.path:
-            looked = (out, memo.path, memo.folder, state["files"], state["folders"])
+            looked = (memo.folder, str(memo.path), text)
             apart = stack.enter_context(forked_soon(_intact_of, [looked]))
         # Of the records besides incidents, only those every deadline depends on are read
         # (states, organisations, policies: a few files, parsed; the pages read what the
