@@ -374,8 +374,36 @@ def test_an_early_look_counts_only_for_the_state_it_looked_at(tmp_path: Path) ->
         assert early is None
 
 
+def test_the_early_look_forks_only_from_look_apart_from_pages_of_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    from isg.render import site_look
+
+    monkeypatch.setattr(site_look, "LOOK_APART_FROM", 3)
+    out = tmp_path / "site"
+    store = tmp_path / site_look.STORE
+    store.parent.mkdir(parents=True)
+    db = sqlite3.connect(store)
+    db.execute("CREATE TABLE rebuilds (folder TEXT PRIMARY KEY, state TEXT NOT NULL)")
+    db.execute("CREATE TABLE pages (folder, path, key, size, mtime)")
+    rows = [(str(out), f"{n}.html", b"k", 1, 1) for n in range(2)]
+    rows += [(str(tmp_path / "other"), f"{n}.html", b"k", 1, 1) for n in range(5)]
+    db.executemany("INSERT INTO pages VALUES (?, ?, ?, ?, ?)", rows)
+    db.commit()
+    with site_look.early_look(tmp_path, out) as early:
+        assert early is None  # two pages of its own: looked at in the process
+    db.execute("INSERT INTO pages VALUES (?, ?, ?, ?, ?)", (str(out), "2.html", b"k", 1, 1))
+    db.commit()
+    db.close()
+    with site_look.early_look(tmp_path, out) as early:
+        assert early is not None
+        assert early() is None  # forked; no state kept for the folder: no answer
+
+
 def test_the_early_look_reads_the_page_memos_store() -> None:
-    from isg.record_cache import CACHE_DIR
+    from isg.layout import CACHE_DIR
     from isg.render import page_memo, site_look
 
     assert f"{CACHE_DIR}/{page_memo.STORE_FILE}" == site_look.STORE

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from isg.render.page_memo import PageMemo
-from isg.render.rebuild import _decoded, _kept_row
+from isg.render.rebuild import _decoded, _kept_records, _kept_row
+from isg.render.site_look import state_digest
 
 # Text that looks like the JSON between two rows, or a CI between newlines.
 HOSTILE = st.sampled_from(["], [", "\n", "a\nb", '"', "ci-a", "ci-ab"]) | st.text(
@@ -89,6 +90,21 @@ def test_a_rebuild_reads_the_rows_of_the_lists_it_makes_and_replaces_those_chang
     assert listed([2023], ["ci-ab"], ["INC-1"]) == ["INC-1", "INC-2", "INC-3", "INC-5"]
     assert listed([], ["ci"]) == ["INC-3"]  # a CI's ID is matched whole
 
+    # The open incidents, a year's and those asked by ID are found through an index, not
+    # by reading every incident kept (a patched rebuild asks only for the open and some IDs).
+    assert memo.db is not None
+    statements: list[str] = []
+    memo.db.set_trace_callback(statements.append)
+    try:
+        assert listed([2025], [], ["INC-1", "INC-5"]) == ["INC-1", "INC-2", "INC-3", "INC-5"]
+    finally:
+        memo.db.set_trace_callback(None)
+    asked = [text for text in statements if text.startswith("SELECT path, kept")]
+    assert len(asked) == 3
+    for text in asked:
+        (plan,) = memo.db.execute(f"EXPLAIN QUERY PLAN {text}").fetchall()
+        assert plan[3].startswith("SEARCH rebuild_incidents USING INDEX rebuild_incidents_"), plan
+
     changed = _incident(4, year=2026, cis=["ci-b", "ci-a"])
     changed[1], changed[3]["title"] = "blob4b", "New title"
     memo.keep_rebuild_state('{"v": 2}', [_kept_row(changed)], every=False)
@@ -113,3 +129,24 @@ def test_a_rebuild_reads_the_rows_of_the_lists_it_makes_and_replaces_those_chang
     memo.keep_rebuild_state("{}", [_kept_row(rows[0])], every=True)  # a full build: all again
     assert memo.kept_blobs() == [(rows[0][0], rows[0][1])]
     memo.close()
+
+
+def test_what_a_full_build_keeps_of_the_other_records_a_rebuild_leaves_and_checks(
+    tmp_path: Path,
+) -> None:
+    """The other records' part is written by full builds only (a rebuild keeps only its
+    small state) and read only when it is the one the kept state names by its digest."""
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "index.html").write_text("built")
+    memo = PageMemo.open(tmp_path, tmp_path / "site", tmp_path / "out")
+    records = json.dumps({"others": {"records/cis/a.yaml": "b1"}, "shown_others": {"ci": {}}})
+    named = {"records": state_digest(records)}
+    memo.keep_rebuild_state(json.dumps(named), [], every=True, records=records)
+    assert memo.rebuild_records() == records
+    assert _kept_records(memo, named) == ({"records/cis/a.yaml": "b1"}, {"ci": {}})
+    memo.keep_rebuild_state(json.dumps({**named, "v": 2}), [], every=False)  # a rebuild
+    assert memo.rebuild_records() == records
+    assert _kept_records(memo, {"records": state_digest(records + " ")}) is None
+    assert _kept_records(memo, {}) is None
+    memo.keep_rebuild_state("{}", [], every=True, records="[1]")  # not what a build keeps
+    assert _kept_records(memo, {"records": state_digest("[1]")}) is None

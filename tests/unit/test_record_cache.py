@@ -7,16 +7,18 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from conftest import FIXED_NOW, git
+from isg import record_cache
 from isg import summaries as summaries_module
 from isg.git_history import read_record_files_at
+from isg.layout import CACHE_DIR
 from isg.lifecycle import check_lifecycle
-from isg.record_cache import CACHE_DIR
 from isg.records import parse_registry, read_record_files
 from isg.summary_store import STORE_FILE
 from isg.validation import validate_repository
@@ -455,3 +457,31 @@ def test_only_some_records_are_loaded_as_the_whole_registry_has_them(registry: P
     assert [(r.path, r.data) for r in load_registry(registry, schemas).records] == [
         (r.path, r.data) for r in whole.records
     ]
+
+
+def test_package_versions_are_those_importlib_metadata_gives() -> None:
+    """Read from the metadata folders' names: the same versions importlib.metadata reads
+    from each package's METADATA, whatever the spelling of the name asked."""
+    from importlib import metadata
+
+    asked = ["Jinja2", "MarkupSafe", "markdown-it-py", "nh3", "PyYAML", "holidays", "jsonschema_rs"]
+    expected = [f"{name} {metadata.version(name)}" for name in asked]
+    assert record_cache.package_versions(asked) == expected
+    assert record_cache.package_versions(["no-such-package-here"]) == ["no-such-package-here -"]
+
+
+def test_package_versions_take_the_first_install_along_the_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    (first / "Some_Lib-2.0.1.dist-info").mkdir(parents=True)
+    (second / "some_lib-1.0.dist-info").mkdir(parents=True)
+    (second / "old.pkg-0.9-py3.11.egg-info").mkdir()
+    (second / "notes-1.0.txt").write_text("not metadata")
+    monkeypatch.setattr(sys, "path", [str(first), str(tmp_path / "gone"), str(second)])
+    record_cache._installed.cache_clear()
+    try:
+        found = record_cache.package_versions(["some-lib", "Old_Pkg", "notes"])
+    finally:
+        record_cache._installed.cache_clear()
+    assert found == ["some-lib 2.0.1", "Old_Pkg 0.9", "notes -"]

@@ -19,7 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import FIXED_AT, FIXED_NOW, REPO_ROOT, RunCli, edit_file, git
-from isg.record_cache import CACHE_DIR, load_registry
+from isg.layout import CACHE_DIR
+from isg.record_cache import load_registry
 from isg.render import rebuild
 from isg.schemas import load_schemas
 from isg.sla import memory as memory_module

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXED_NOW, REPO_ROOT, edit_file, git
-from isg.record_cache import CACHE_DIR
+from isg.layout import CACHE_DIR
 from isg.summary_store import STORE_FILE
 from isg.validation import validate_repository
 

@@ -39,8 +39,9 @@ from typing import Any
 from isg.errors import IsgError
 from isg.github_api import APPROVED, CHANGES_REQUESTED, DISMISSED, Review
 from isg.governance import Seat, seats
+from isg.layout import RECORDS_DIR
 from isg.model import KIND_BY_DIRECTORY, Record
-from isg.records import RECORDS_DIR, Registry
+from isg.records import Registry
 
 # Which State owns a record of each kind (absent: no State owns it).
 STATE_FIELD = {"state": "id", "incident": "reporting_state", "rfc": "requester", "member": "state"}

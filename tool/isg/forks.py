@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import multiprocessing
 import os
+import pickle
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 MAX_WORKERS = 8
 T = TypeVar("T")
 R = TypeVar("R")
+_PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 def workers() -> int:
@@ -28,6 +30,8 @@ def workers() -> int:
 def worth_forking(count: int, threshold: int) -> bool:
     """Whether `count` pieces of work are worth forking processes for (`threshold`: the
     caller's measured break-even)."""
+    import multiprocessing  # here: `forked_soon` needs none of it (its docstring says why)
+
     return (
         count >= threshold and workers() >= 2 and "fork" in multiprocessing.get_all_start_methods()
     )
@@ -45,6 +49,8 @@ def fork_map(
     Objects that exist before the fork are first moved out of the collector's sight
     (gc.freeze): otherwise each worker's collections touch every one of them and copy the
     parent's memory page by page (which made two workers no faster than one)."""
+    import multiprocessing
+
     gc.freeze()
     try:
         context = multiprocessing.get_context("fork")
@@ -60,45 +66,35 @@ def forked_soon(function: Callable[[T], R], jobs: Sequence[T]) -> Iterator[Calla
     with other work; the block is given a function that waits for the results, in order.
     Leaving the block by an exception stops the workers.
 
-    Plain processes and pipes, not a Pool: a Pool keeps threads running in this process,
-    and forking again while they run (the caller's next `fork_map`) can leave a lock held
-    in the new child (Python 3.12 warns of it)."""
+    Plain forks and pipes: not a Pool, which keeps threads running in this process (forking
+    again while they run, as the caller's next `fork_map` does, can leave a lock held in the
+    new child: Python 3.12 warns of it); not multiprocessing's Process either, whose import
+    and start cost ~0.02 s where `isg site build` forks its look at the site, before its
+    other imports (render/site_look.py)."""
     gc.freeze()
-    context = multiprocessing.get_context("fork")
     count = max(1, min(workers(), len(jobs)))
     shares = [list(range(first, len(jobs), count)) for first in range(count)]
-    started: list[tuple[Any, Any, list[int]]] = []
+    started: list[_Worker] = []
     try:
         for share in shares:
-            reader, writer = context.Pipe(duplex=False)
-            process = context.Process(
-                target=_run_share, args=(function, [jobs[i] for i in share], writer), daemon=True
-            )
-            process.start()
-            writer.close()
-            started.append((process, reader, share))
+            reader, writer = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker: never returns
+                os.close(reader)
+                _run_share(function, [jobs[i] for i in share], writer)
+            os.close(writer)
+            started.append(_Worker(pid, reader, share))
 
         def results() -> list[R]:
             found: dict[int, R] = {}
-            for process, reader, share in started:
-                try:
-                    ok, values = reader.recv()
-                except EOFError:  # killed before it could answer
-                    process.join()
-                    raise RuntimeError(f"a worker stopped (exit code {process.exitcode})") from None
-                if not ok:
-                    raise values
-                found.update(zip(share, values, strict=True))
-                process.join()
+            for worker in started:
+                found.update(zip(worker.share, worker.values(), strict=True))
             return [found[index] for index in range(len(jobs))]
 
         yield results
     finally:
-        for process, reader, _ in started:
-            if process.is_alive():
-                process.terminate()
-            process.join()
-            reader.close()
+        for worker in started:
+            worker.stop()
         gc.unfreeze()
 
 
@@ -121,15 +117,62 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _run_share(function: Callable[[Any], Any], jobs: list[Any], writer: Any) -> None:
-    """In a worker: every job of its share, sent back whole, or the exception that stopped
-    one."""
-    try:
-        writer.send((True, [function(job) for job in jobs]))
-    except BaseException as exc:  # sent to the parent, which raises it
+class _Worker:
+    """A worker `forked_soon` started: its process, the pipe it answers on, its jobs."""
+
+    def __init__(self, pid: int, reader: int, share: list[int]) -> None:
+        self.pid, self.reader, self.share = pid, reader, share
+        self.ended: int | None = None  # its exit code, once waited for
+
+    def values(self) -> list[Any]:
+        """What the worker sent back (its results, in the order of its jobs), or the
+        exception that stopped one of them, raised."""
+        with open(self.reader, "rb", closefd=False) as pipe:
+            sent = pipe.read()
+        code = self._wait()
+        if not sent:  # killed (or ended) before it could answer
+            raise RuntimeError(f"a worker stopped (exit code {code})")
         try:
-            writer.send((False, exc))
-        except Exception:  # an exception that cannot be pickled: its text
-            writer.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+            ok, values = pickle.loads(sent)
+        except Exception as exc:  # an exception whose pickle does not load here
+            raise RuntimeError(f"a worker's answer could not be read: {exc}") from None
+        if not ok:
+            raise values
+        return values  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        """Stopped, if still running, and waited for; its pipe closed."""
+        if self.ended is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            self._wait()
+        with contextlib.suppress(OSError):
+            os.close(self.reader)
+
+    def _wait(self) -> int:
+        if self.ended is None:
+            _, status = os.waitpid(self.pid, 0)
+            self.ended = os.waitstatus_to_exitcode(status)
+        return self.ended
+
+
+def _run_share(function: Callable[[Any], Any], jobs: list[Any], writer: int) -> NoReturn:
+    """In a worker: every job of its share, sent back whole, or the exception that stopped
+    one; then the worker ends at once (os._exit: nothing of the parent's, its buffered
+    output or its exit hooks, is run twice)."""
+    code = 0
+    try:
+        try:
+            answer = pickle.dumps((True, [function(job) for job in jobs]), _PROTOCOL)
+        except BaseException as exc:  # sent to the parent, which raises it
+            try:
+                answer = pickle.dumps((False, exc), _PROTOCOL)
+            except Exception:  # an exception that cannot be pickled: its text
+                failure = RuntimeError(f"{type(exc).__name__}: {exc}")
+                answer = pickle.dumps((False, failure), _PROTOCOL)
+        with open(writer, "wb") as pipe:
+            pipe.write(answer)
+    except BaseException:  # the pipe closed (the parent stopped): nothing to tell
+        code = 1
     finally:
-        writer.close()
+        os._exit(code)

@@ -11,8 +11,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from isg.errors import RegistryError
+from isg.layout import RECORDS_DIR
 from isg.model import FirstSeen
-from isg.records import LINK_MARKER, RECORDS_DIR, TOO_LARGE_MARKER
+from isg.records import LINK_MARKER, TOO_LARGE_MARKER
 from isg.safe_yaml import MAX_BYTES
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from isg.records import RECORDS_DIR
+from isg.layout import RECORDS_DIR
 
 
 @dataclass(frozen=True)

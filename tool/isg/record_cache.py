@@ -28,27 +28,28 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 import stat as stat_module
 import subprocess
+import sys
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import isg
 from isg.git_lists import GitLists, git_lists
+from isg.layout import CACHE_DIR, RECORDS_DIR
 from isg.model import KIND_BY_DIRECTORY, Record
-from isg.records import RECORDS_DIR, Registry, parse_registry, read_one, read_record
+from isg.records import Registry, parse_registry, read_one, read_record
 from isg.safe_yaml import Document
 from isg.schemas import SchemaSet
 from isg.summaries import RecordSummary, blob_id
 
-CACHE_DIR = ".isg/cache"
 DATA_FILE = "records.json"  # the incidents' data
 OTHER_FILE = "records-other.json"  # every other record's: a site rebuild reads only these
 INCIDENTS = f"{RECORDS_DIR}/incidents/"
@@ -145,13 +146,38 @@ def _stat(path: Path) -> FileStat | None:
 
 def package_versions(packages: Iterable[str]) -> list[str]:
     """ "name version" of each installed package ("name -" if it is not installed): what a
-    store keyed by the libraries its answers depend on adds to its version."""
-    found = []
-    for package in packages:
+    store keyed by the libraries its answers depend on adds to its version. Read from the
+    names of the installed packages' metadata folders (`name-version.dist-info`), as
+    importlib.metadata finds them first along sys.path: importing importlib.metadata and
+    parsing each package's METADATA took ~0.03 s of every site rebuild."""
+    installed = _installed()
+    return [f"{package} {installed.get(_normal(package), '-')}" for package in packages]
+
+
+def _normal(name: str) -> str:
+    """A package's name as its metadata folder spells it, lower case (PEP 503, PEP 427)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+@cache
+def _installed() -> dict[str, str]:
+    """The version of each installed package by `_normal` name (the first found along
+    sys.path wins, as for imports), from `name-version.dist-info` and
+    `name-version[-pyX.Y].egg-info` folders and files."""
+    found: dict[str, str] = {}
+    for entry in sys.path:
         try:
-            found.append(f"{package} {metadata.version(package)}")
-        except metadata.PackageNotFoundError:
-            found.append(f"{package} -")
+            names = os.listdir(entry or ".")
+        except OSError:  # not a folder (a zip), or gone
+            continue
+        for name in names:
+            stem, dot, suffix = name.rpartition(".")
+            if not dot or suffix not in ("dist-info", "egg-info"):
+                continue
+            package, _, rest = stem.partition("-")
+            version = rest.partition("-")[0]
+            if package and version:
+                found.setdefault(_normal(package), version)
     return found
 
 

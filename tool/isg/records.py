@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from isg.errors import RegistryError
+from isg.layout import RECORDS_DIR
 from isg.model import KIND_BY_DIRECTORY, Finding, Kind, Record
 from isg.safe_yaml import MAX_BYTES, YamlError, parse_document
 
-RECORDS_DIR = "records"
 # Beside an RfC, the proposed source change of a local change may be kept as a patch.
 ATTACHMENT_SUFFIXES = (".patch", ".diff")
 # Stand-ins for content that is never read: a NUL byte cannot start a YAML record.
@@ -191,17 +191,6 @@ def record_path(kind: Kind, record_id: str) -> str:
 def file_stem(path: str) -> str:
     """What a record's ID must be: its file name without `.yaml`."""
     return path.rsplit("/", 1)[-1].removesuffix(".yaml")
-
-
-def find_root(start: Path) -> Path:
-    """The nearest folder at or above `start` that holds `records/` and `schemas/`."""
-    for candidate in (start, *start.parents):
-        if (candidate / RECORDS_DIR).is_dir() and (candidate / "schemas").is_dir():
-            return candidate
-    raise RegistryError(
-        f"no registry found at or above {start} (a folder with records/ and schemas/);"
-        " use --repo DIR"
-    )
 
 
 def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:

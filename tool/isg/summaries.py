@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 from isg.canonical import schema_header
 from isg.forks import collector_paused, fork_map, worth_forking
 from isg.integrity import RECORD_RULES, mentions_email, record_references, record_times
+from isg.layout import RECORDS_DIR
 from isg.model import KIND_BY_DIRECTORY, KIND_BY_NAME, Finding, Record, record_finding
-from isg.records import ATTACHMENT_SUFFIXES, RECORDS_DIR, Registry, file_problem, file_stem
+from isg.records import ATTACHMENT_SUFFIXES, Registry, file_problem, file_stem
 from isg.safe_yaml import Document, JsonPath, YamlError, parse_document
 from isg.schemas import SchemaSet, check_record
 

@@ -29,10 +29,11 @@ from isg.git_history import (
 )
 from isg.governance import GOVERNANCE_RULES
 from isg.integrity import REGISTRY_RULES, member_emails
+from isg.layout import CACHE_DIR, RECORDS_DIR
 from isg.lifecycle import check_lifecycle
 from isg.model import Finding
-from isg.record_cache import CACHE_DIR, cache_salt, current_files
-from isg.records import RECORDS_DIR, Registry, parse_registry, read_one, read_record
+from isg.record_cache import cache_salt, current_files
+from isg.records import Registry, parse_registry, read_one, read_record
 from isg.schemas import SchemaSet, load_schemas
 from isg.summaries import (
     ATTACHMENT,

@@ -10,13 +10,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from isg import __version__
 from isg.errors import IsgError
-from isg.records import Registry, find_root
+from isg.layout import find_root
+
+if TYPE_CHECKING:  # isg.records imports YAML: `isg site build` starts git before (cli/site.py)
+    from isg.records import Registry
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -6,7 +6,6 @@ import contextlib
 import functools
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -169,6 +168,8 @@ def _build(
 ) -> BuildCounts:  # fmt: skip
     """A full build (through the memo, if any): every record read. `commit`: HEAD's, when
     git's history is read."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from isg.forks import forked_soon, worth_forking
     from isg.render import rebuild
     from isg.render.builder import (

@@ -86,7 +86,7 @@ from isg.sla.memory import SlaMemory, evaluate_remembered, report_digest
 from isg.sla.run import FOUNDATION_KINDS
 from isg.summaries import blob_id
 
-VERSION = 2
+VERSION = 3
 # The folders of the records every deadline depends on: the only ones besides incidents a
 # rebuild reads.
 FOUNDATION_FOLDERS = frozenset(kind.directory for kind in KINDS if kind.name in FOUNDATION_KINDS)
@@ -204,11 +204,11 @@ def remember(
     files_of, folders = _site_files(out, memo.rows)
     if files_of is None:
         return
+    records = json.dumps({"others": others, "shown_others": shown_others})
     state = {
         "version": VERSION,
         **made.as_json(),
-        "others": others,
-        "shown_others": shown_others,
+        "records": state_digest(records),  # which `rebuild_records` goes with this state
         "staged": keep.staged,
         "worktree": keep.worktree,
         "years": sorted(years.items()),  # incidents shown a year (the incident list's counts)
@@ -217,7 +217,7 @@ def remember(
         "recent": recent,
         "count": len(memo.rows) + len(files_of),  # files in the site
     }
-    memo.keep_rebuild_state(json.dumps(state), kept, every=True)
+    memo.keep_rebuild_state(json.dumps(state), kept, every=True, records=records)
 
 
 def _text(blob: bytes | None) -> str | None:
@@ -325,6 +325,10 @@ def rebuild(
         if looked_early is None and state.get("count", 0) >= LOOK_APART_FROM and memo.path:
             looked = (memo.folder, str(memo.path), text)
             apart = stack.enter_context(forked_soon(_intact_of, [looked]))
+        records = _kept_records(memo, state)
+        if records is None:
+            return None
+        others_kept, shown_others = records
         # Of the records besides incidents, only those every deadline depends on are read
         # (states, organisations, policies: a few files, parsed; the pages read what the
         # last build kept of the others, `remember`), while git lists the records and the
@@ -335,7 +339,7 @@ def rebuild(
             reading = pool.submit(_whole_files, out)
             founding = {
                 rel: (None, blob)
-                for rel, blob in state["others"].items()
+                for rel, blob in others_kept.items()
                 if rel.split("/")[1] in FOUNDATION_FOLDERS
             }
             try:
@@ -360,7 +364,7 @@ def rebuild(
             # the kept ones (~0.3 s more at 57,000 files).
             files = current_files(root, lists)
             blobs = memo.kept_blobs()
-            found = None if blobs is None else _changes(root, files, state["others"], blobs)
+            found = None if blobs is None else _changes(root, files, others_kept, blobs)
         if found is None:
             return None
         changed, worktree = found
@@ -406,12 +410,30 @@ def rebuild(
             )
         if listed_rows is None:
             return None
-        site = _site_data(root, registry, schemas, changed, _decoded(listed_rows), made, state)
+        site = _site_data(
+            root, registry, schemas, changed, _decoded(listed_rows), made, state, shown_others
+        )
         if site is None:
             return None
         return _write(
             out, site_dir, memo, site, made, state, kept, changed, whole, intact, patching
         )
+
+
+def _kept_records(
+    memo: PageMemo, state: Mapping[str, Any]
+) -> tuple[dict[str, str], dict[str, dict[str, list[Any]]]] | None:
+    """What the last full build kept of the records besides incidents, if it is what the
+    kept `state` names: their blobs by path, and by kind and ID what the pages read of
+    each (`remember`); None if not."""
+    text = memo.rebuild_records()
+    if text is None or state_digest(text) != state.get("records"):
+        return None
+    try:
+        kept = json.loads(text)
+        return kept["others"], kept["shown_others"]
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _whole_files(out: Path) -> tuple[bytes, bytes] | None:
@@ -525,6 +547,7 @@ def _only_free_text(
 def _site_data(
     root: Path, registry: Registry, schemas: SchemaSet, changed: Mapping[str, str],
     listed: list[Kept], made: Inputs, state: Mapping[str, Any],
+    shown_others: Mapping[str, Mapping[str, list[Any]]],
 ) -> SiteData | None:  # fmt: skip
     """The site data of the rebuild: the `listed` incidents (`rebuild`), the changed ones
     whole and the others thin, with a `Summary` for a status; the records besides
@@ -535,7 +558,7 @@ def _site_data(
     found, blobs = published_records(registry, schemas, internal=made.internal)
     published = found.get("incident", {})  # the changed ones (IDs are unique: `_changes`)
     records: dict[str, dict[str, dict[str, Any]]] = {}
-    for kind, of_kind in state["shown_others"].items():
+    for kind, of_kind in shown_others.items():
         records[kind] = {record_id: thin for record_id, (_, thin) in of_kind.items()}
         blobs.update(
             ((kind, record_id), blob.encode())

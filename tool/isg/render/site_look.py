@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -20,7 +21,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 
-STORE = ".isg/cache/site.sqlite"  # the page memo's store (in record_cache.CACHE_DIR: a test holds)
+from isg.layout import CACHE_DIR
+
+STORE = f"{CACHE_DIR}/site.sqlite"  # the page memo's store
 LOOK_APART_FROM = 5000  # pages: fewer are looked at in the process, quicker than forking
 
 # (the digest of the kept state looked at, whether the folder is as it says); None: none
@@ -59,17 +62,30 @@ def intact(
 ) -> bool:  # fmt: skip
     """Whether `out` holds what the last build left there: each of the memo's `pages`
     (path, size, modification time) and each other file with its size and modification
-    time, each folder with its modification time."""
-    top = str(out)
-    for rel, mtime in folders.items():
-        try:
-            found = os.lstat(f"{top}/{rel}" if rel else top)
-        except OSError:
-            return False
-        if not S_ISDIR(found.st_mode) or found.st_mtime_ns != mtime:
-            return False
-    left = all(as_left(f"{top}/{path}", size, mtime) for path, size, mtime in pages)
-    return left and all(as_left(f"{top}/{p}", size, mtime) for p, (size, mtime) in files.items())
+    time, each folder with its modification time.
+
+    Each path is looked up from the folder, held open (`dir_fd`), not from the root of the
+    file system, in one loop without a call a file: ~0.03 s less of 0.16 s at 57,000."""
+    try:
+        top = os.open(out, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    lstat = os.lstat
+    try:
+        for rel, mtime in folders.items():
+            found = lstat(rel or ".", dir_fd=top)
+            if not S_ISDIR(found.st_mode) or found.st_mtime_ns != mtime:
+                return False
+        every = itertools.chain(pages, ((p, size, mtime) for p, (size, mtime) in files.items()))
+        for path, size, mtime in every:
+            found = lstat(path, dir_fd=top)  # a link is not a regular file
+            if found.st_size != size or found.st_mtime_ns != mtime or not S_ISREG(found.st_mode):
+                return False
+    except (OSError, ValueError):  # gone, or a path no file can have
+        return False
+    finally:
+        os.close(top)
+    return True
 
 
 def state_digest(text: str) -> str:
@@ -128,15 +144,16 @@ def early_look(root: Path, out: Path) -> Iterator[Callable[[], Answer] | None]:
         return
     try:
         db = _read_only(store)
-        try:
-            (count,) = db.execute(
-                "SELECT count(*) FROM pages WHERE folder = ?", (folder,)
+        try:  # not a count of every row (~0.03 s at 57,000 pages, before the fork)
+            many = db.execute(
+                "SELECT 1 FROM pages WHERE folder = ? LIMIT 1 OFFSET ?",
+                (folder, LOOK_APART_FROM - 1),
             ).fetchone()
         finally:
             db.close()
     except sqlite3.Error:
-        count = 0
-    if count < LOOK_APART_FROM:
+        many = None
+    if many is None:
         yield None
         return
     from isg.forks import forked_soon
