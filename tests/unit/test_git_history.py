@@ -3,6 +3,7 @@ kept in the SLA store between builds (sla.memory.remembered_reopened)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,66 @@ def test_an_incident_file_renamed_as_it_is_reopened_is_found_under_its_new_name(
     git(git_repo, "commit", "-q", "-m", "renamed and reopened", date="2025-05-02T10:00:00+00:00")
     assert reopened_by_year(git_repo) == {2025: {"INC-RENAMED"}}
     assert remembered_reopened(git_repo) == {2025: {"INC-RENAMED"}}
+
+
+def test_the_milestone_log_parsed_as_git_writes_it_equals_one_parse_of_all_of_it(
+    git_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cut into chunks of a few bytes (each line cut somewhere), the log gives what the
+    whole log read at once and parsed with the same pattern gives."""
+    import subprocess
+
+    from isg import git_history
+
+    source = sorted((git_repo / "records" / "incidents").glob("*.yaml"))[0]
+    copy = git_repo / "records" / "incidents" / "INC-2026-ABCDE.yaml"
+    copy.write_text(source.read_text().replace(source.stem, copy.stem))
+    git(git_repo, "add", "-A")
+    git(git_repo, "commit", "-q", "-m", "one more", date="2026-01-02T10:00:00+00:00")
+    top, folder, head = git_history.milestone_log_place(git_repo)
+    command = ["git", "-C", str(top), "log", "--reverse", "--no-renames", "-p", "--unified=0"]
+    command += ["--no-color", "--no-ext-diff", "--format=%x00%H %cI", str(head), "--", folder]
+    whole = subprocess.run(command, capture_output=True, check=True).stdout
+    expected = {}
+    commit = None
+    incident = ""
+    for match in git_history._LOG_LINE.finditer(whole):
+        sha, when, path_text, key, value = match.groups()
+        if sha is not None:
+            commit = (sha.decode(), when.decode())
+        elif path_text is not None:
+            incident = Path(path_text.decode()).stem
+        elif commit is not None:
+            instant = git_history._instant(value)
+            if instant is not None:
+                expected.setdefault((incident, key.decode(), instant), commit)
+    assert len(expected) > 20
+    for chunk in (7, 64, 1 << 18):
+        monkeypatch.setattr(git_history, "_LOG_CHUNK", chunk)
+        found = git_history.read_milestone_log(git_repo).found
+        assert {k: (v.commit, v.committed_at.isoformat()) for k, v in found.items()} == {
+            k: (sha, datetime.fromisoformat(when).isoformat())
+            for k, (sha, when) in expected.items()
+        }
+
+
+def test_whole_lines_end_each_chunk_after_a_line_and_keep_a_last_line_without_one() -> None:
+    import io
+
+    from isg import git_history
+
+    text = b"one\ntwo two\n\nthree-and-a-long-tail"
+    chunks = list(git_history._whole_lines(io.BytesIO(text)))
+    assert b"".join(chunks) == text
+    assert all(chunk.endswith(b"\n") for chunk in chunks[:-1])
+    assert chunks[-1] == b"three-and-a-long-tail"
+    assert list(git_history._whole_lines(io.BytesIO(b""))) == []
+
+
+def test_a_failing_git_log_is_told_with_what_git_said(git_repo: Path) -> None:
+    from isg.errors import RegistryError
+    from isg.git_history import milestone_log_place, read_milestone_log
+
+    top, folder, _ = milestone_log_place(git_repo)
+    with pytest.raises(RegistryError, match=r"\Agit log failed: fatal: bad object f{40}\Z"):
+        read_milestone_log(git_repo, place=(top, folder, "f" * 40))

@@ -525,3 +525,15 @@ def test_public_holidays_are_kept_and_a_later_run_does_not_ask_the_package(
     with sqlite3.connect(git_repo / CACHE_DIR / STORE_FILE) as db:
         version = db.execute("SELECT DISTINCT version FROM holidays").fetchall()
     assert version == [(f"holidays {holidays.__version__}",)]
+
+
+def test_many_lines_are_packed_by_threads_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from isg.sla import memory as memory_module
+
+    texts = [f'{{"id": "INC-{n}", "note": "{"x" * (n % 97)}"}}' for n in range(1001)]
+    monkeypatch.setattr(memory_module, "PACK_APART_FROM", 10)
+    monkeypatch.setattr(memory_module, "workers", lambda: 3)
+    packed = memory_module._packed_all(texts)
+    assert packed == [memory_module._pack(text) for text in texts]
+    assert [memory_module._unpack(item) for item in packed] == texts
+    assert memory_module._packed_all([]) == []

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any
 
 from isg.errors import RegistryError
 from isg.layout import RECORDS_DIR
@@ -294,6 +295,8 @@ _LOG_LINE = re.compile(
 
 
 FirstSeenMap = dict[tuple[str, str, datetime], FirstSeen]
+_LOG_CHUNK = 1 << 18
+_LOG_PIPE = 1 << 20
 
 
 def first_recorded_milestones(root: Path) -> FirstSeenMap:
@@ -357,27 +360,62 @@ def read_milestone_log(
         "--",
         folder,
     ]
-    done = subprocess.run(command, capture_output=True, check=False)
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
-        raise RegistryError(f"git log failed: {message}")
+    # Parsed as git writes it (git's ~1.8 s and the parsing's ~1 s at 50,000 incidents
+    # overlap): a chunk at a time, each cut after its last whole line. stderr goes to a
+    # file, so that git never waits on a pipe nobody reads.
     found: FirstSeenMap = {}
     commit: FirstSeen | None = None
     incident = ""
     times: dict[bytes, datetime | None] = {}  # the same instant is written many times
-    for match in _LOG_LINE.finditer(done.stdout):
-        sha, when, path, key, value = match.groups()
-        if sha is not None:
-            commit = FirstSeen(sha.decode(), datetime.fromisoformat(when.decode()))
-        elif path is not None:
-            incident = PurePosixPath(path.decode("utf-8", "replace")).stem
-        elif commit is not None:
-            if value not in times:
-                times[value] = _instant(value)
-            instant = times[value]
-            if instant is not None:
-                found.setdefault((incident, key.decode(), instant), commit)
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors)
+        assert process.stdout is not None
+        _widen_pipe(process.stdout)
+        with process:
+            for text in _whole_lines(process.stdout):
+                for match in _LOG_LINE.finditer(text):
+                    sha, when, path, key, value = match.groups()
+                    if sha is not None:
+                        commit = FirstSeen(sha.decode(), datetime.fromisoformat(when.decode()))
+                    elif path is not None:
+                        incident = PurePosixPath(path.decode("utf-8", "replace")).stem
+                    elif commit is not None:
+                        if value not in times:
+                            times[value] = _instant(value)
+                        instant = times[value]
+                        if instant is not None:
+                            found.setdefault((incident, key.decode(), instant), commit)
+        if process.returncode != 0:
+            errors.seek(0)
+            message = errors.read().decode("utf-8", "replace").strip()
+            raise RegistryError(f"git log failed: {message}")
     return MilestoneLog(head, found)
+
+
+def _widen_pipe(stream: IO[bytes]) -> None:
+    """Let the pipe hold 1 MB (Linux; elsewhere it stays as it is): git writes on while a
+    chunk is parsed, where with 64 KB it waited (the whole history took longer parsed as it
+    came, 2.6-3.3 s, than read first and parsed after, 2.6-2.9 s; now 1.9-2.2 s)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(stream, fcntl.F_SETPIPE_SZ, _LOG_PIPE)
+    except (ImportError, AttributeError, OSError):
+        pass
+
+
+def _whole_lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """What `stream` holds, in chunks that each end after a whole line (the last one with
+    whatever follows the last newline)."""
+    rest = b""
+    while chunk := stream.read(_LOG_CHUNK):
+        text = rest + chunk
+        cut = text.rfind(b"\n") + 1
+        if cut:
+            yield text[:cut]
+        rest = text[cut:]
+    if rest:
+        yield rest
 
 
 def grows_linearly(top: Path, old: str, new: str) -> bool:
