@@ -4,15 +4,18 @@ reads only the rows of the lists it makes again."""
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from isg.render.page_memo import PageMemo
-from isg.render.rebuild import _decoded, _kept_records, _kept_row
+from isg.render.rebuild import _decoded, _kept_records, _kept_row, _replace_by_spare
 from isg.render.site_look import state_digest
 
 # Text that looks like the JSON between two rows, or a CI between newlines.
@@ -150,3 +153,61 @@ def test_what_a_full_build_keeps_of_the_other_records_a_rebuild_leaves_and_check
     assert _kept_records(memo, {}) is None
     memo.keep_rebuild_state("{}", [], every=True, records="[1]")  # not what a build keeps
     assert _kept_records(memo, {"records": state_digest("[1]")}) is None
+
+
+def _spare_setup(tmp_path: Path) -> tuple[Path, Path]:
+    out, cache = tmp_path / "site", tmp_path / "cache"
+    (out / "data").mkdir(parents=True)
+    cache.mkdir()
+    (out / "data" / "records.json").write_bytes(b"first version, long enough\n")
+    return out, cache
+
+
+def test_a_large_file_is_replaced_through_the_spare_the_last_one_left(tmp_path: Path) -> None:
+    """The first time the new file is made; after, it is written over the file replaced
+    the time before (the same inode: no block allocated or freed), which the one it
+    replaces becomes in turn. Nothing else is left behind."""
+    out, cache = _spare_setup(tmp_path)
+    target = out / "data" / "records.json"
+    first = os.stat(target).st_ino
+    assert _replace_by_spare(out, "data/records.json", [b"second ", memoryview(b"v\n")], cache, "s")
+    assert target.read_bytes() == b"second v\n"
+    (spare,) = cache.iterdir()
+    assert spare.read_bytes() == b"first version, long enough\n"
+    assert os.stat(spare).st_ino == first
+    second = os.stat(target).st_ino
+    assert _replace_by_spare(out, "data/records.json", [b"third\n"], cache, "s")
+    assert target.read_bytes() == b"third\n"  # shorter than the spare it was written over
+    assert os.stat(target).st_ino == first
+    assert [p.name for p in cache.iterdir()] == [spare.name]
+    assert os.stat(spare).st_ino == second and spare.read_bytes() == b"second v\n"
+    assert sorted(p.name for p in out.rglob("*")) == ["data", "records.json"]
+
+
+def test_a_spare_with_another_name_is_not_written_over(tmp_path: Path) -> None:
+    """A copy of the site made with hard links shares its files' inodes: the spare it
+    still names keeps its bytes, and a new file is written instead."""
+    out, cache = _spare_setup(tmp_path)
+    assert _replace_by_spare(out, "data/records.json", [b"second\n"], cache, "s")
+    (spare,) = cache.iterdir()
+    backup = tmp_path / "backup-records.json"
+    os.link(spare, backup)
+    assert _replace_by_spare(out, "data/records.json", [b"third\n"], cache, "s")
+    assert backup.read_bytes() == b"first version, long enough\n"
+    assert (out / "data" / "records.json").read_bytes() == b"third\n"
+
+
+def test_a_spare_that_cannot_be_used_leaves_the_site_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On another file system (no link from the site to the spares' folder) nothing is
+    changed and False says so: the caller writes the file as any other."""
+    out, cache = _spare_setup(tmp_path)
+
+    def refused(*_: object) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", refused)
+    assert not _replace_by_spare(out, "data/records.json", [b"new\n"], cache, "s")
+    assert (out / "data" / "records.json").read_bytes() == b"first version, long enough\n"
+    assert list(cache.iterdir()) == []

@@ -123,22 +123,29 @@ class _Worker:
     def __init__(self, pid: int, reader: int, share: list[int]) -> None:
         self.pid, self.reader, self.share = pid, reader, share
         self.ended: int | None = None  # its exit code, once waited for
+        self.answer: tuple[bool, Any] | None = None  # (ok, results or exception), once read
 
     def values(self) -> list[Any]:
         """What the worker sent back (its results, in the order of its jobs), or the
-        exception that stopped one of them, raised."""
+        exception that stopped one of them, raised; asked again, the same."""
+        if self.answer is None:
+            self.answer = self._read()
+        ok, values = self.answer
+        if not ok:
+            raise values
+        return values  # type: ignore[no-any-return]
+
+    def _read(self) -> tuple[bool, Any]:
         with open(self.reader, "rb", closefd=False) as pipe:
             sent = pipe.read()
         code = self._wait()
         if not sent:  # killed (or ended) before it could answer
-            raise RuntimeError(f"a worker stopped (exit code {code})")
+            return False, RuntimeError(f"a worker stopped (exit code {code})")
         try:
-            ok, values = pickle.loads(sent)
+            answer: tuple[bool, Any] = pickle.loads(sent)
         except Exception as exc:  # an exception whose pickle does not load here
-            raise RuntimeError(f"a worker's answer could not be read: {exc}") from None
-        if not ok:
-            raise values
-        return values  # type: ignore[no-any-return]
+            return False, RuntimeError(f"a worker's answer could not be read: {exc}")
+        return answer
 
     def stop(self) -> None:
         """Stopped, if still running, and waited for; its pipe closed."""
