@@ -30,11 +30,7 @@ def workers() -> int:
 def worth_forking(count: int, threshold: int) -> bool:
     """Whether `count` pieces of work are worth forking processes for (`threshold`: the
     caller's measured break-even)."""
-    import multiprocessing  # here: `forked_soon` needs none of it (its docstring says why)
-
-    return (
-        count >= threshold and workers() >= 2 and "fork" in multiprocessing.get_all_start_methods()
-    )
+    return count >= threshold and workers() >= 2 and hasattr(os, "fork")
 
 
 def fork_map(

@@ -821,14 +821,25 @@ def _put(
 _NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
+def write_all(handle: int, pieces: Sequence[bytes | memoryview]) -> int:
+    """Write `pieces` one after the other to the open file `handle` (os.write may write
+    less than it is given); the bytes written."""
+    size = 0
+    for piece in pieces:
+        view = memoryview(piece)
+        while view:
+            done = os.write(handle, view)
+            size += done
+            view = view[done:]
+    return size
+
+
 def _write_new(target: str, content: bytes) -> None:
     """Create the file `target` holding `content` (FileExistsError if anything is there).
     Three system calls: Python's open() adds an fstat and an isatty to each of 57,000."""
     handle = os.open(target, _NEW_FILE, 0o666)
     try:
-        view = memoryview(content)
-        while view:
-            view = view[os.write(handle, view) :]
+        write_all(handle, [content])
     except BaseException:  # a disk full: no half page left behind
         os.close(handle)
         with contextlib.suppress(OSError):

@@ -65,6 +65,7 @@ from isg.render.builder import (
     published_records,
     search_entry,
     static_assets,
+    write_all,
 )
 from isg.render.feeds import atom_feed, patch_export, patch_search_index
 from isg.render.page_memo import KeptIncident, PageMemo, Row
@@ -657,14 +658,7 @@ def _overwrite(path: Path, pieces: Sequence[bytes | memoryview]) -> None:
             os.close(handle)
             os.unlink(path)
             handle = os.open(path, flags | os.O_EXCL, 0o666)
-        size = 0
-        for piece in pieces:
-            view = memoryview(piece)
-            while view:
-                done = os.write(handle, view)
-                size += done
-                view = view[done:]
-        os.ftruncate(handle, size)
+        os.ftruncate(handle, write_all(handle, pieces))
     finally:
         os.close(handle)
 
